@@ -1,0 +1,1192 @@
+# cython: language_level=3, cdivision=True
+"""The engine's core: render, change-tracked update and minimal diff of a slot tree.
+
+How a page stays live
+---------------------
+A compiled template is a tree of :class:`NodeDesc`: static strings with dynamic slots between
+them.  A slot is an expression (:class:`ExprDesc`), a branch (:class:`IfDesc`), a range
+(:class:`ForDesc`) or a for-else (:class:`ElseDesc`).  Mounting renders the tree once and keeps,
+per node, the slot values the client holds (:class:`NodeState`) and, per scope instance (the top
+level and each range item), the *leaves*: the values of the data paths the code reads
+(``todo.title``, ``count``).
+
+An update re-reads the leaves and compares them type-strictly (``1`` vs ``True``, ``5`` vs
+``5.0``) into a bit mask per scope level.  Each slot carries the masks of the leaves it depends
+on; only slots whose masks intersect the change are re-evaluated, and a range item whose leaves
+did not change is skipped without evaluating anything.  A leaf that holds a mutable object
+(a list, a dict, a user object) cannot be trusted by identity, so it always counts as changed:
+that is how in-place mutation (``todos[3]["done"] = True``) is found — the loop over ``todos``
+re-reads each item's leaves, and only the toggled row differs.
+
+Ranges are diffed by key (the value after ``data-key="``/``id="``/…, else a content hash) into
+the fewest ops: remove, update, append, prepend, insert, reorder — or a full replacement when
+that is smaller.  The key names of the wire format come from :mod:`lt_engine.wire`.
+"""
+
+from cpython.dict cimport PyDict_GetItem
+from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.object cimport PyObject
+from cpython.unicode cimport PyUnicode_GET_LENGTH
+
+import json
+
+from jinja2 import Undefined
+from markupsafe import Markup, escape as _mk_escape
+
+from .wire import (
+    KEY, ITEMS, META, ID_KEY, STATICS,
+    OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
+)
+
+cdef int K_EXPR = 0
+cdef int K_IF = 1
+cdef int K_FOR = 2
+cdef int K_ELSE = 3
+cdef int K_BIND = 4
+cdef int K_EFFECT = 5
+
+# Loop position leaves (see scope.LOOP_POSITION_ATTRS).
+LOOP_ATTR_CODES = {
+    "index": 1, "index0": 2, "revindex": 3, "revindex0": 4, "first": 5, "last": 6,
+    "length": 7, "depth": 8, "depth0": 9,
+}
+
+DICT_ATTRS = frozenset(dir(dict))
+SLOT_KEYS = tuple(str(i) for i in range(1024))
+
+
+class _Sentinel:
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+# A leaf that could not be read (undefined, or its path raised).  Stable: equal to itself.
+MISSING = _Sentinel("MISSING")
+# A leaf holding a mutable object: never equal to anything, so it always counts as changed.
+UNSTABLE = _Sentinel("UNSTABLE")
+
+cdef object _MISSING = MISSING
+cdef object _UNSTABLE = UNSTABLE
+cdef type _Markup = Markup
+cdef type _FunctionType = type(lambda: None)
+cdef type _BuiltinType = type(len)
+
+cdef inline object slot_key(Py_ssize_t i):
+    if i < 1024:
+        return SLOT_KEYS[i]
+    return str(i)
+
+
+# ---------------------------------------------------------------------------------------------
+# Descriptors (built by generated code, see codegen.py)
+
+
+cdef class Entry:
+    cdef public int kind
+    cdef public Py_ssize_t index
+    cdef public tuple masks
+    cdef public bint volatile
+
+
+cdef class ExprDesc(Entry):
+    cdef public object fn
+    cdef public bint escape
+
+    def __init__(self, Py_ssize_t index, fn, tuple masks, bint volatile, bint escape):
+        self.kind = K_EXPR
+        self.index = index
+        self.fn = fn
+        self.masks = masks
+        self.volatile = volatile
+        self.escape = escape
+
+
+cdef class IfDesc(Entry):
+    cdef public tuple tests
+    cdef public tuple branches
+
+    def __init__(self, Py_ssize_t index, tuple tests, tuple branches, tuple masks,
+                 bint volatile):
+        self.kind = K_IF
+        self.index = index
+        self.tests = tests
+        self.branches = branches
+        self.masks = masks
+        self.volatile = volatile
+
+
+cdef class LeafDesc:
+    cdef public Py_ssize_t root
+    cdef public tuple steps  # ((kind, key, fast), ...)
+    cdef public int loop_attr
+
+    def __init__(self, Py_ssize_t root, tuple steps, loop_attr=None):
+        self.root = root
+        self.steps = tuple(
+            (kind, key, isinstance(key, str) and key not in DICT_ATTRS) for kind, key in steps
+        )
+        self.loop_attr = LOOP_ATTR_CODES[loop_attr] if loop_attr else 0
+
+
+cdef class ForDesc(Entry):
+    cdef public object iter_fn
+    cdef public object target_fn
+    cdef public Py_ssize_t target_reg
+    cdef public object filter_fn
+    cdef public Py_ssize_t frame_size
+    cdef public Py_ssize_t loop_reg
+    cdef public NodeDesc body
+    cdef public tuple leaves
+    cdef public bint sequential
+    cdef public tuple body_outer
+    cdef public Py_ssize_t key_slot
+    cdef public object key_mask  # leaves (this level) the key slot depends on
+    cdef public tuple key_outer  # outer masks of the key slot
+    cdef public Py_ssize_t level
+    cdef public object loop_factory
+    cdef public tuple key_prefix  # bindings the key slot may read, run before it
+
+    def __init__(self, Py_ssize_t index, Py_ssize_t level, iter_fn, target_fn,
+                 Py_ssize_t target_reg, filter_fn, Py_ssize_t frame_size, Py_ssize_t loop_reg,
+                 NodeDesc body, tuple leaves, bint sequential, tuple masks, tuple body_outer,
+                 bint volatile, Py_ssize_t key_slot, loop_factory):
+        self.kind = K_FOR
+        self.index = index
+        self.level = level
+        self.iter_fn = iter_fn
+        self.target_fn = target_fn
+        self.target_reg = target_reg
+        self.filter_fn = filter_fn
+        self.frame_size = frame_size
+        self.loop_reg = loop_reg
+        self.body = body
+        self.leaves = leaves
+        self.sequential = sequential
+        self.masks = masks
+        self.body_outer = body_outer
+        self.volatile = volatile
+        self.key_slot = key_slot
+        self.loop_factory = loop_factory
+        self.key_mask = 0
+        self.key_outer = ()
+        prefix = []
+        for entry in body.program:
+            if entry.kind == K_BIND:
+                prefix.append(entry)
+            elif entry.kind <= K_ELSE and entry.index == key_slot:
+                break
+        self.key_prefix = tuple(prefix)
+        if key_slot >= 0:
+            key_desc = body.slots[key_slot]
+            for level_, mask in key_desc.masks:
+                if level_ == level:
+                    self.key_mask = mask
+            self.key_outer = tuple((lv, m) for lv, m in key_desc.masks if lv != level)
+
+
+cdef class ElseDesc(Entry):
+    cdef public NodeDesc body
+
+    def __init__(self, Py_ssize_t index, NodeDesc body):
+        self.kind = K_ELSE
+        self.index = index
+        self.body = body
+        self.masks = body.masks
+        self.volatile = body.volatile
+
+
+cdef class BindDesc(Entry):
+    cdef public Py_ssize_t level
+    cdef public Py_ssize_t reg
+    cdef public object fn
+
+    def __init__(self, Py_ssize_t level, Py_ssize_t reg, fn):
+        self.kind = K_BIND
+        self.level = level
+        self.reg = reg
+        self.fn = fn
+
+
+cdef class EffectDesc(Entry):
+    cdef public object fn
+
+    def __init__(self, fn):
+        self.kind = K_EFFECT
+        self.fn = fn
+
+
+cdef class NodeDesc:
+    cdef public tuple statics
+    cdef public list statics_list
+    cdef public tuple program
+    cdef public tuple slots
+    cdef public Py_ssize_t nslots
+    cdef public tuple masks  # what anything inside reads (for skipping the whole node)
+    cdef public bint volatile
+    cdef public object id
+
+    def __init__(self, tuple statics, tuple program, tuple masks, bint volatile, node_id=0):
+        self.statics = statics
+        self.statics_list = list(statics)
+        self.program = program
+        self.slots = tuple(e for e in program if e.kind <= K_ELSE)
+        self.nslots = len(self.slots)
+        self.masks = masks
+        self.volatile = volatile
+        self.id = node_id
+
+
+cdef class TemplateDesc:
+    cdef public NodeDesc root
+    cdef public tuple top_names  # ((register, name), ...) of the top frame
+    cdef public Py_ssize_t top_frame_size
+    cdef public tuple leaves
+    cdef public tuple leaf_names  # top-level name of each top leaf (for `changed`)
+    cdef public object runtime
+    cdef public str name
+
+    def __init__(self, NodeDesc root, tuple top_names, Py_ssize_t top_frame_size, tuple leaves,
+                 runtime, str name):
+        self.root = root
+        self.top_names = top_names
+        self.top_frame_size = top_frame_size
+        self.leaves = leaves
+        self.runtime = runtime
+        self.name = name
+        names = dict(top_names)
+        self.leaf_names = tuple(names[(<LeafDesc>leaf).root] for leaf in leaves)
+
+    cpdef list top_frame(self, data):
+        """Frame 0: the runtime box (data, lazy jinja2 context), then each top-level name."""
+        cdef list frame = [None] * self.top_frame_size
+        frame[0] = self.runtime.box(data)
+        resolve = self.runtime.resolve
+        for reg, name in self.top_names:
+            frame[reg] = resolve(data, name)
+        return frame
+
+    def render(self, data):
+        cdef list S = [self.top_frame(data)]
+        cdef list parts = []
+        render_html(self.root, S, parts)
+        return "".join(parts)
+
+    def mount(self, data):
+        return Mount(self, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+
+cdef class NodeState:
+    cdef public NodeDesc desc
+    cdef public list vals
+
+
+cdef class ItemState(NodeState):
+    cdef public object key
+    cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
+    cdef public tuple leaves
+    cdef public object mark  # the update that claimed this state for a position
+
+
+cdef class RangeState:
+    cdef public list items
+    cdef public dict by_key  # key -> ItemState, built when an update first needs it
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+cdef inline bint is_stable_type(object v):
+    cdef type t = type(v)
+    return (t is str or t is int or t is bool or t is float or v is None or t is _Markup
+            or t is _FunctionType or t is _BuiltinType or v is _MISSING)
+
+
+cdef inline object leaf_value(object v):
+    if is_stable_type(v):
+        return v
+    if isinstance(v, Undefined):
+        return _MISSING
+    return _UNSTABLE
+
+
+cdef inline bint same_leaf(object a, object b):
+    if a is _UNSTABLE or b is _UNSTABLE:
+        return False
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    return a == b
+
+
+cdef str escape_str(str s):
+    """markupsafe.escape for an exact str, returning ``s`` itself when nothing needs escaping."""
+    cdef Py_UCS4 ch
+    for ch in s:
+        if ch == u'&' or ch == u'<' or ch == u'>' or ch == u'"' or ch == u"'":
+            return str(_mk_escape(s))
+    return s
+
+
+cdef inline object to_out(object v, bint esc):
+    cdef type t = type(v)
+    if t is str:
+        return escape_str(<str>v) if esc else v
+    if t is int:
+        return str(v)
+    if esc:
+        return str(_mk_escape(v))
+    return str(v)
+
+
+def output(v, esc=True):
+    """Convert a value to slot output exactly as jinja2 prints it (escaped when ``esc``)."""
+    return to_out(v, esc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Leaves
+
+
+cdef object read_path(object obj, tuple steps, object env):
+    cdef object kind, key, fast
+    cdef PyObject* found
+    for step in steps:
+        kind, key, fast = <tuple>step
+        if isinstance(obj, Undefined):
+            return _MISSING
+        if type(obj) is dict and (fast or kind == 1):
+            found = PyDict_GetItem(obj, key)
+            if found is not NULL:
+                obj = <object>found
+                continue
+            if fast:
+                return _MISSING
+        elif kind == 1 and type(obj) is list and type(key) is int:
+            try:
+                obj = (<list>obj)[key]
+                continue
+            except IndexError:
+                return _MISSING
+        try:
+            obj = env.getattr(obj, key) if kind == 0 else env.getitem(obj, key)
+        except Exception:
+            return _UNSTABLE
+    return leaf_value(obj)
+
+
+cdef object loop_leaf(int code, Py_ssize_t i, Py_ssize_t n):
+    if code == 1:
+        return i + 1
+    if code == 2:
+        return i
+    if code == 3:
+        return n - i
+    if code == 4:
+        return n - i - 1
+    if code == 5:
+        return i == 0
+    if code == 6:
+        return i == n - 1
+    if code == 7:
+        return n
+    if code == 8:
+        return 1
+    return 0
+
+
+cdef tuple read_leaves(tuple leaves, list frame, Py_ssize_t i, Py_ssize_t n, object env):
+    cdef Py_ssize_t k, count = len(leaves)
+    cdef LeafDesc leaf
+    cdef list out = [None] * count
+    for k in range(count):
+        leaf = <LeafDesc>leaves[k]
+        if leaf.loop_attr:
+            out[k] = loop_leaf(leaf.loop_attr, i, n)
+        elif leaf.steps:
+            out[k] = read_path(frame[leaf.root], leaf.steps, env)
+        else:
+            out[k] = leaf_value(frame[leaf.root])
+    return tuple(out)
+
+
+cdef object diff_leaves(tuple old, tuple new):
+    """Bit mask of the leaves that changed (as a Python int: templates may read > 64 paths)."""
+    cdef Py_ssize_t k, count = len(new)
+    cdef unsigned long long small = 0
+    cdef object big = 0
+    for k in range(count):
+        if not same_leaf(old[k], new[k]):
+            if k < 63:
+                small |= (<unsigned long long>1) << k
+            else:
+                big |= 1 << k
+    if big:
+        return big | small
+    return small
+
+
+cdef inline bint affected(tuple masks, list CH):
+    cdef Py_ssize_t level
+    for pair in masks:
+        level = (<tuple>pair)[0]
+        if level < len(CH) and (CH[level] & (<tuple>pair)[1]):
+            return True
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Render to HTML (plain rendering, macros and block bodies: no state kept)
+
+
+cdef Py_ssize_t choose(IfDesc d, list S) except -2:
+    cdef Py_ssize_t i
+    for i in range(len(d.tests)):
+        if d.tests[i](S):
+            return i
+    if len(d.branches) > len(d.tests):
+        return len(d.tests)
+    return -1
+
+
+cdef list collect(ForDesc d, list S):
+    """The items a loop iterates, after its ``if`` filter."""
+    raw = d.iter_fn(S)
+    cdef list items = raw if type(raw) is list else list(raw)
+    if d.filter_fn is None:
+        return items
+    cdef list kept = []
+    cdef list frame
+    for it in items:
+        frame = new_frame(d, it, None)
+        S.append(frame)
+        try:
+            if d.filter_fn(S):
+                kept.append(it)
+        finally:
+            S.pop()
+    return kept
+
+
+cdef inline list new_frame(ForDesc d, object it, object loop):
+    cdef list frame = [None] * d.frame_size
+    if d.target_reg >= 0:
+        frame[d.target_reg] = it
+    else:
+        d.target_fn(it, frame)
+    if d.loop_reg >= 0 and loop is not None:
+        frame[d.loop_reg] = loop
+    return frame
+
+
+cdef object make_loop(ForDesc d, list items):
+    if d.loop_reg >= 0:
+        return d.loop_factory(items)
+    return None
+
+
+cdef void render_html(NodeDesc d, list S, list parts) except *:
+    cdef Py_ssize_t si = 0
+    cdef Entry e
+    cdef list statics = d.statics_list
+    cdef list items
+    cdef Py_ssize_t i, n, b
+    cdef bint empty = True
+    parts.append(statics[0])
+    for entry in d.program:
+        e = <Entry>entry
+        if e.kind == K_BIND:
+            S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+            continue
+        if e.kind == K_EFFECT:
+            (<EffectDesc>e).fn(S)
+            continue
+        if e.kind == K_EXPR:
+            parts.append(to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape))
+        elif e.kind == K_IF:
+            b = choose(<IfDesc>e, S)
+            if b >= 0:
+                render_html((<IfDesc>e).branches[b], S, parts)
+        elif e.kind == K_FOR:
+            items = collect(<ForDesc>e, S)
+            n = len(items)
+            empty = n == 0
+            loop = make_loop(<ForDesc>e, items)
+            for i in range(n):
+                if loop is not None:
+                    loop.index0 = i
+                S.append(new_frame(<ForDesc>e, items[i], loop))
+                try:
+                    render_html((<ForDesc>e).body, S, parts)
+                finally:
+                    S.pop()
+        elif e.kind == K_ELSE:
+            if empty:
+                render_html((<ElseDesc>e).body, S, parts)
+        si += 1
+        parts.append(statics[si])
+
+
+def render_node_html(NodeDesc d, list S):
+    cdef list parts = []
+    render_html(d, S, parts)
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mount: render keeping state
+
+
+cdef NodeState render_state(NodeDesc d, list S, NodeState st):
+    if st is None:
+        st = NodeState()
+    st.desc = d
+    cdef list vals = [None] * d.nslots
+    st.vals = vals
+    cdef Entry e
+    cdef Py_ssize_t b
+    for entry in d.program:
+        e = <Entry>entry
+        if e.kind == K_BIND:
+            S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+        elif e.kind == K_EFFECT:
+            (<EffectDesc>e).fn(S)
+        elif e.kind == K_EXPR:
+            vals[e.index] = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
+        elif e.kind == K_IF:
+            b = choose(<IfDesc>e, S)
+            vals[e.index] = render_state((<IfDesc>e).branches[b], S, None) if b >= 0 else ""
+        elif e.kind == K_FOR:
+            vals[e.index] = render_range(<ForDesc>e, S)
+        else:
+            if len((<RangeState>vals[e.index - 1]).items) == 0:
+                vals[e.index] = render_state((<ElseDesc>e).body, S, None)
+            else:
+                vals[e.index] = ""
+    return st
+
+
+cdef RangeState render_range(ForDesc d, list S):
+    cdef list items = collect(d, S)
+    cdef Py_ssize_t i, n = len(items)
+    cdef RangeState rs = RangeState()
+    cdef list states = [None] * n
+    cdef ItemState st
+    cdef list frame
+    loop = make_loop(d, items)
+    env = S[0][0].env
+    for i in range(n):
+        if loop is not None:
+            loop.index0 = i
+        frame = new_frame(d, items[i], loop)
+        S.append(frame)
+        try:
+            st = ItemState()
+            render_state(d.body, S, st)
+            st.leaves = read_leaves(d.leaves, frame, i, n, env)
+        finally:
+            S.pop()
+        states[i] = st
+    rs.items = states
+    assign_keys(d, states, None)
+    return rs
+
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+cdef unsigned long long fnv_str(unsigned long long h, str s):
+    cdef Py_UCS4 ch
+    for ch in s:
+        h = (h ^ <unsigned long long>ch) * 1099511628211ULL
+    return h
+
+
+cdef unsigned long long fnv_vals(unsigned long long h, list vals):
+    for v in vals:
+        h = (h ^ 31ULL) * 1099511628211ULL
+        if type(v) is str:
+            h = fnv_str(h, <str>v)
+        elif isinstance(v, NodeState):
+            h = (h ^ <unsigned long long>hash((<NodeState>v).desc.id)) * 1099511628211ULL
+            h = fnv_vals(h, (<NodeState>v).vals)
+        elif isinstance(v, RangeState):
+            for it in (<RangeState>v).items:
+                h = fnv_str(h, str((<ItemState>it).key))
+    return h
+
+
+cdef str content_key(ItemState st):
+    cdef unsigned long long h = fnv_vals(14695981039346656037ULL, st.vals)
+    return format(h & 0xFFFFFFFFFF, "x")
+
+
+cdef inline object natural_key(ForDesc d, ItemState st):
+    cdef object k
+    if d.key_slot >= 0:
+        k = st.vals[d.key_slot]
+        if k:
+            return k
+    return content_key(st)
+
+
+cdef void assign_keys(ForDesc d, list states, dict taken) except *:
+    """Give each item a unique string key; duplicates get a ``#n`` suffix (sent as ``_k``)."""
+    cdef dict seen = {} if taken is None else taken
+    cdef ItemState st
+    cdef object k, base
+    cdef Py_ssize_t n
+    for obj in states:
+        st = <ItemState>obj
+        base = natural_key(d, st)
+        k = base
+        n = 1
+        while k in seen:
+            n += 1
+            k = f"{base}#{n}"
+        seen[k] = st
+        st.key = k
+        st.explicit = d.key_slot < 0 or k != st.vals[d.key_slot]
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire trees
+
+
+cdef dict node_tree(NodeState st):
+    cdef dict out = {STATICS: st.desc.statics_list}
+    cdef Py_ssize_t i
+    cdef list vals = st.vals
+    for i in range(len(vals)):
+        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
+    return out
+
+
+cdef object val_tree(object v, Entry e):
+    if type(v) is str:
+        return v
+    if isinstance(v, NodeState):
+        return node_tree(<NodeState>v)
+    return range_tree(<RangeState>v, <ForDesc>e)
+
+
+cdef dict item_tree(ItemState st):
+    cdef dict out = {}
+    cdef Py_ssize_t i
+    cdef list vals = st.vals
+    for i in range(len(vals)):
+        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
+    if st.explicit:
+        out[KEY] = st.key
+    return out
+
+
+cdef dict range_tree(RangeState rs, ForDesc d):
+    cdef dict out = {STATICS: d.body.statics_list, ITEMS: [item_tree(<ItemState>it) for it in rs.items]}
+    if d.key_slot >= 0:
+        out[META] = {ID_KEY: slot_key(d.key_slot)}
+    return out
+
+
+cdef void state_html(NodeState st, list parts) except *:
+    cdef list statics = st.desc.statics_list
+    cdef list vals = st.vals
+    cdef Py_ssize_t i
+    parts.append(statics[0])
+    for i in range(len(vals)):
+        v = vals[i]
+        if type(v) is str:
+            parts.append(v)
+        elif isinstance(v, NodeState):
+            state_html(<NodeState>v, parts)
+        else:
+            for it in (<RangeState>v).items:
+                state_html(<NodeState>it, parts)
+        parts.append(statics[i + 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Update
+
+
+cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
+    """Bring ``st`` up to date; return the wire change (a dict) or None when nothing changed."""
+    cdef dict changes = None
+    cdef Entry e
+    cdef list vals = st.vals
+    cdef Py_ssize_t b, i
+    cdef object old, new, sub
+    cdef NodeDesc old_desc, new_desc
+    for entry in d.program:
+        e = <Entry>entry
+        if e.kind == K_BIND:
+            S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+            continue
+        if e.kind == K_EFFECT:
+            (<EffectDesc>e).fn(S)
+            continue
+        i = e.index
+        old = vals[i]
+        if e.kind == K_EXPR:
+            if e.volatile or affected(e.masks, CH):
+                new = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
+                if new != old:
+                    vals[i] = new
+                    if changes is None:
+                        changes = {}
+                    changes[slot_key(i)] = new
+            continue
+        if e.kind == K_FOR:
+            sub = update_range(<ForDesc>e, <RangeState>old, S, CH)
+            if sub is not None:
+                if changes is None:
+                    changes = {}
+                changes[slot_key(i)] = sub
+            continue
+        old_desc = (<NodeState>old).desc if isinstance(old, NodeState) else None
+        if e.kind == K_IF:
+            if e.volatile or affected(e.masks, CH):
+                b = choose(<IfDesc>e, S)
+                new_desc = (<IfDesc>e).branches[b] if b >= 0 else None
+            else:
+                new_desc = old_desc
+        else:  # K_ELSE: shown while the range before it is empty
+            if len((<RangeState>vals[i - 1]).items) == 0:
+                new_desc = (<ElseDesc>e).body
+            else:
+                new_desc = None
+        if new_desc is old_desc:
+            if new_desc is None:
+                continue
+            if not (new_desc.volatile or affected(new_desc.masks, CH)):
+                continue
+            sub = update_state(new_desc, <NodeState>old, S, CH)
+        elif new_desc is None:
+            vals[i] = ""
+            sub = ""
+        else:
+            new = render_state(new_desc, S, None)
+            vals[i] = new
+            sub = node_tree(<NodeState>new)
+        if sub is not None:
+            if changes is None:
+                changes = {}
+            changes[slot_key(i)] = sub
+    return changes
+
+
+cdef object update_item(ForDesc d, ItemState st, list S, list CH, object mask):
+    CH.append(mask)
+    try:
+        return update_state(d.body, st, S, CH)
+    finally:
+        CH.pop()
+
+
+cdef object eval_key(ForDesc d, list S):
+    """The natural key of the item on top of ``S``, evaluating only what the key slot needs."""
+    cdef Entry e
+    for entry in d.key_prefix:
+        e = <Entry>entry
+        S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+    cdef ExprDesc kd = <ExprDesc>d.body.slots[d.key_slot]
+    return to_out(kd.fn(S), kd.escape)
+
+
+cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
+    if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
+        return None
+    cdef list items = collect(d, S)
+    cdef list old = rs.items
+    cdef Py_ssize_t i, n = len(items), m = len(old)
+    cdef bint outer_dirty = d.sequential or d.body.volatile or affected(d.body_outer, CH)
+    cdef bint key_outer_dirty = affected(d.key_outer, CH)
+    cdef bint shifted = False  # some kept item is no longer at its old position
+    cdef list states = [None] * n
+    cdef dict pending = {}  # id(state) -> change, for kept items updated in place
+    cdef list fresh = []  # indices of items rendered anew
+    cdef list frame
+    cdef tuple leaves
+    cdef ItemState o, st
+    cdef object ch, sub, k
+    cdef dict by_key
+    token = object()  # marks old states already claimed by a new position in this update
+    loop = make_loop(d, items)
+    env = S[0][0].env
+    for i in range(n):
+        it = items[i]
+        if loop is not None:
+            loop.index0 = i
+        frame = new_frame(d, it, loop)
+        leaves = read_leaves(d.leaves, frame, i, n, env)
+        o = None
+        if i < m and (<ItemState>old[i]).mark is not token:
+            o = <ItemState>old[i]
+            ch = diff_leaves(o.leaves, leaves)
+            if not ch and not outer_dirty:
+                o.mark = token
+                states[i] = o
+                continue
+            if d.key_slot < 0 or (ch & d.key_mask) or key_outer_dirty:
+                o = None  # its key may have changed: find the item by key below
+        if o is None and d.key_slot >= 0:
+            S.append(frame)
+            try:
+                k = eval_key(d, S)
+            finally:
+                S.pop()
+            by_key = rs.by_key
+            if by_key is None:
+                by_key = {(<ItemState>x).key: x for x in old}
+                rs.by_key = by_key
+            o = by_key.get(k)
+            if o is not None and (o.mark is token or (o.explicit and o.key != k)):
+                o = None
+            if o is not None:
+                ch = diff_leaves(o.leaves, leaves)
+                if i >= m or old[i] is not o:
+                    shifted = True
+        if o is not None:
+            o.mark = token
+            if ch or outer_dirty:
+                o.leaves = leaves
+                S.append(frame)
+                try:
+                    sub = update_item(d, o, S, CH, -1 if d.sequential else ch)
+                finally:
+                    S.pop()
+                if sub is not None:
+                    pending[id(o)] = sub
+            states[i] = o
+            continue
+        st = ItemState()
+        S.append(frame)
+        try:
+            render_state(d.body, S, st)
+        finally:
+            S.pop()
+        st.leaves = leaves
+        states[i] = st
+        fresh.append(i)
+    rs.items = states
+    cdef list ops
+    if not fresh and not shifted and n == m:
+        if not pending:
+            return None
+        return [[OP_UPDATE, (<ItemState>x).key, pending[id(x)]]
+                for x in states if id(x) in pending]
+    if not shifted and (not fresh or fresh[0] >= m):
+        # Only the tail changed: append the new items or drop the missing ones.
+        ops = [[OP_UPDATE, (<ItemState>x).key, pending[id(x)]]
+               for x in states if id(x) in pending]
+        for x in old[n:]:
+            ops.append([OP_REMOVE, (<ItemState>x).key])
+            if rs.by_key is not None:
+                rs.by_key.pop((<ItemState>x).key, None)
+        if fresh:
+            by_key = rs.by_key
+            if by_key is None:
+                by_key = {(<ItemState>x).key: x for x in states[:m]}
+            assign_keys(d, [states[i] for i in fresh], by_key)
+            ops.append([OP_APPEND, [item_tree(<ItemState>states[i]) for i in fresh]])
+            rs.by_key = by_key
+        return ops or None
+    return rekey_and_diff(d, rs, old, states, pending, fresh, token)
+
+
+cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict pending,
+                           list fresh, object token):
+    """General path: give new items unique keys, then emit the ops for the new key order."""
+    cdef list old_keys = [(<ItemState>x).key for x in old]
+    cdef dict old_by_key = {}
+    cdef ItemState st, prev
+    cdef Py_ssize_t i
+    cdef dict taken = {}
+    for x in states:
+        st = <ItemState>x
+        if st.mark is token:
+            taken[st.key] = st
+    for x in old:
+        old_by_key[(<ItemState>x).key] = x
+    assign_keys(d, [states[i] for i in fresh], taken)
+    for i in fresh:
+        st = <ItemState>states[i]
+        prev = old_by_key.get(st.key)
+        if prev is not None and prev.mark is not token and prev.desc is st.desc:
+            # An old item with the same content key that no position claimed: diff it.
+            sub = diff_items(prev, st)
+            if sub is not None:
+                pending[id(st)] = sub
+    rs.by_key = taken
+    return range_ops(d, old_keys, states, pending)
+
+
+cdef object diff_items(ItemState old, ItemState new):
+    """Change turning ``old``'s values into ``new``'s (both fully rendered)."""
+    return diff_vals(old.desc, old.vals, new.vals)
+
+
+cdef object diff_vals(NodeDesc d, list old, list new):
+    cdef dict changes = None
+    cdef Py_ssize_t i
+    cdef object a, b, sub
+    for i in range(len(new)):
+        a = old[i]
+        b = new[i]
+        if a is b:
+            continue
+        sub = None
+        if type(b) is str:
+            if type(a) is not str or a != b:
+                sub = b
+        elif isinstance(b, NodeState):
+            if isinstance(a, NodeState) and (<NodeState>a).desc is (<NodeState>b).desc:
+                sub = diff_vals((<NodeState>b).desc, (<NodeState>a).vals, (<NodeState>b).vals)
+            else:
+                sub = node_tree(<NodeState>b)
+        else:
+            sub = range_full_diff(<ForDesc>d.slots[i], <RangeState>a, <RangeState>b)
+        if sub is not None:
+            if changes is None:
+                changes = {}
+            changes[slot_key(i)] = sub
+    return changes
+
+
+cdef object range_full_diff(ForDesc d, RangeState a, RangeState b):
+    cdef dict pending = {}
+    cdef dict old_by_key = {(<ItemState>x).key: x for x in a.items}
+    for x in b.items:
+        prev = old_by_key.get((<ItemState>x).key)
+        if prev is not None and prev is not x:
+            sub = diff_items(<ItemState>prev, <ItemState>x)
+            if sub is not None:
+                pending[id(x)] = sub
+    return range_ops(d, [(<ItemState>x).key for x in a.items], b.items, pending)
+
+
+cdef list lis_keep(list seq):
+    """Indices (into ``seq``) of a longest increasing subsequence."""
+    cdef Py_ssize_t n = len(seq), i, lo, hi, mid
+    cdef list tails = []
+    cdef list tails_idx = []
+    cdef list prev = [-1] * n
+    for i in range(n):
+        v = seq[i]
+        lo = 0
+        hi = len(tails)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if tails[mid] < v:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo > 0:
+            prev[i] = tails_idx[lo - 1]
+        if lo == len(tails):
+            tails.append(v)
+            tails_idx.append(i)
+        else:
+            tails[lo] = v
+            tails_idx[lo] = i
+    cdef list out = []
+    i = tails_idx[-1] if tails_idx else -1
+    while i >= 0:
+        out.append(i)
+        i = prev[i]
+    out.reverse()
+    return out
+
+
+cdef str compact(object value):
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+cdef object range_ops(ForDesc d, list old_keys, list states, dict pending):
+    """Ops turning the client's range (``old_keys``) into ``states``; None when equal."""
+    cdef list new_keys = [(<ItemState>x).key for x in states]
+    cdef set new_set = set(new_keys)
+    cdef dict old_pos = {}
+    cdef Py_ssize_t i
+    for i in range(len(old_keys)):
+        old_pos[old_keys[i]] = i
+    cdef list ops = []
+    cdef list removed = [k for k in old_keys if k not in new_set]
+    # Kept items in their new order, as old positions; those off a longest increasing
+    # subsequence must move: either one reorder op, or remove + insert each (smaller of the two).
+    cdef list kept_idx = [i for i in range(len(states)) if new_keys[i] in old_pos]
+    cdef list seq = [old_pos[new_keys[i]] for i in kept_idx]
+    cdef set movers = set()
+    cdef list keep
+    cdef bint reorder = False
+    if seq and any(seq[j] > seq[j + 1] for j in range(len(seq) - 1)):
+        keep = lis_keep(seq)
+        keep_set = set(keep)
+        mover_idx = [kept_idx[j] for j in range(len(seq)) if j not in keep_set]
+        move_cost = sum(len(compact(item_tree(<ItemState>states[i]))) + 2 * len(new_keys[i]) + 16
+                        for i in mover_idx)
+        order_cost = sum(len(new_keys[i]) + 3 for i in kept_idx) + 8
+        if move_cost < order_cost:
+            movers = set(mover_idx)
+        else:
+            reorder = True
+    for k in removed:
+        ops.append([OP_REMOVE, k])
+    for i in sorted(movers):
+        ops.append([OP_REMOVE, new_keys[i]])
+    if reorder:
+        ops.append([OP_REORDER, [new_keys[i] for i in kept_idx]])
+    for i in kept_idx:
+        if i in movers:
+            continue
+        st = states[i]
+        sub = pending.get(id(st))
+        if sub is not None:
+            ops.append([OP_UPDATE, new_keys[i], sub])
+    # Insertions, left to right, so every anchor exists when its op is applied.
+    cdef Py_ssize_t n = len(states)
+    cdef list added = [i for i in range(n) if new_keys[i] not in old_pos or i in movers]
+    if added:
+        last_kept = max([i for i in kept_idx if i not in movers], default=-1)
+        front = []
+        j = 0
+        while j < n and (new_keys[j] not in old_pos or j in movers):
+            front.append(item_tree(<ItemState>states[j]))
+            j += 1
+        if last_kept < 0:
+            ops.append([OP_APPEND, front])
+        else:
+            if front:
+                ops.append([OP_PREPEND, front])
+            tail = []
+            for i in added:
+                if i < j:
+                    continue
+                if i > last_kept:
+                    tail.append(item_tree(<ItemState>states[i]))
+                else:
+                    ops.append([OP_INSERT, new_keys[i - 1], item_tree(<ItemState>states[i])])
+            if tail:
+                ops.append([OP_APPEND, tail])
+    if not ops:
+        return None
+    # A whole new range is smaller when most items changed.
+    if len(added) + len(removed) > 8 and 2 * (len(added) + len(pending)) >= n:
+        full = {STATICS: d.body.statics_list, ITEMS: [item_tree(<ItemState>x) for x in states]}
+        if d.key_slot >= 0:
+            full[META] = {ID_KEY: slot_key(d.key_slot)}
+        if len(compact(full)) < len(compact(ops)):
+            return full
+    return ops
+
+
+# ---------------------------------------------------------------------------------------------
+# The live page
+
+
+cdef class Mount:
+    """One live render of a template: the tree the client holds, and how to update it."""
+
+    cdef public TemplateDesc template
+    cdef public NodeState state
+    cdef public tuple leaves
+
+    def __init__(self, TemplateDesc template, data):
+        self.template = template
+        cdef list frame = template.top_frame(data)
+        cdef list S = [frame]
+        self.state = render_state(template.root, S, None)
+        self.leaves = read_leaves(template.leaves, frame, 0, 1, frame[0].env)
+
+    @property
+    def tree(self):
+        """The full tree, statics included: what a client receives on (re)connect."""
+        return node_tree(self.state)
+
+    def html(self):
+        """The current HTML, equal to jinja2's rendering of the last data."""
+        cdef list parts = []
+        state_html(self.state, parts)
+        return "".join(parts)
+
+    def update(self, data, changed=None):
+        """Advance to ``data`` and return the minimal update (``{}`` when nothing changed).
+
+        ``changed`` is an optional collection of the top-level names that may have changed;
+        leaves under any other name are trusted to be unchanged and not re-read.
+        """
+        cdef TemplateDesc t = self.template
+        cdef list frame = t.top_frame(data)
+        cdef list S = [frame]
+        cdef tuple new_leaves
+        cdef Py_ssize_t k
+        if changed is None:
+            new_leaves = read_leaves(t.leaves, frame, 0, 1, frame[0].env)
+        else:
+            changed = changed if isinstance(changed, (set, frozenset, dict)) else set(changed)
+            fresh = read_leaves(t.leaves, frame, 0, 1, frame[0].env)
+            new_leaves = tuple(
+                fresh[k] if t.leaf_names[k] in changed else self.leaves[k]
+                for k in range(len(fresh))
+            )
+        cdef object mask = diff_leaves(self.leaves, new_leaves)
+        if changed is not None:
+            # untouched names: unstable leaves (lists, dicts) are trusted as unchanged too
+            for k in range(len(new_leaves)):
+                if t.leaf_names[k] not in changed and (mask >> k) & 1:
+                    mask &= ~(1 << k)
+        self.leaves = new_leaves
+        cdef list CH = [mask]
+        if not (t.root.volatile or affected(t.root.masks, CH)):
+            return {}
+        result = update_state(t.root, self.state, S, CH)
+        return result if result is not None else {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Attribute and item access for generated code: jinja2's semantics, with a fast path for the
+# plain dicts and lists that page data is usually made of.
+
+
+def make_accessors(env):
+    """(ga, gad, gi) for ``env``: ``x.name``, ``x.name`` where name is no dict attribute, ``x[k]``."""
+    slow_getattr = env.getattr
+    slow_getitem = env.getitem
+    undefined = env.undefined
+    if getattr(env, "sandboxed", False):
+        return slow_getattr, slow_getattr, slow_getitem
+
+    def gad(obj, name):
+        cdef PyObject* found
+        if type(obj) is dict:
+            found = PyDict_GetItem(obj, name)
+            if found is not NULL:
+                return <object>found
+            return undefined(obj=obj, name=name)
+        return slow_getattr(obj, name)
+
+    def gi(obj, key):
+        cdef PyObject* found
+        if type(obj) is dict:
+            found = PyDict_GetItem(obj, key)
+            if found is not NULL:
+                return <object>found
+        elif type(obj) is list and type(key) is int:
+            try:
+                return (<list>obj)[key]
+            except IndexError:
+                pass
+        return slow_getitem(obj, key)
+
+    return slow_getattr, gad, gi

@@ -1,0 +1,631 @@
+"""Jinja2 template AST -> slot-tree IR.
+
+The template is parsed by jinja2 itself (``Environment.parse``); this module walks the resulting
+statement nodes.  Output text becomes statics, ``{{ … }}`` becomes an expression slot, ``{% if %}``
+a branch slot, ``{% for %}`` a range slot (plus an else slot).  ``{% with %}``, ``{% include %}``
+and ``{% block %}``/``{% extends %}`` are inlined so their content is as live as the rest;
+macros, ``{% call %}``, ``{% filter %}`` and block ``{% set %}`` render to one string.  Anything
+that cannot be made live exactly as jinja2 renders it is a :class:`~lt_engine.errors.CompileError`
+naming the template, line and construct.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2 import nodes
+from markupsafe import escape
+
+from .errors import CompileError
+from .expressions import SIMPLE_CONSTS, ExprCompiler
+from .ir import (
+    Bind,
+    Deps,
+    Effect,
+    ElseSlot,
+    ExprSlot,
+    ForSlot,
+    IfSlot,
+    MacroDef,
+    Node,
+    TemplateIR,
+)
+from .scope import Ref, Scopes
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+_builtin_env = jinja2.Environment()
+BUILTIN_FILTERS = frozenset(_builtin_env.filters)
+
+
+class NodeBuilder:
+    """Accumulates statics and slots of one node."""
+
+    def __init__(self) -> None:
+        self.statics: list[str] = [""]
+        self.slots: list[Any] = []
+        self.program: list[Any] = []
+
+    def text(self, data: str) -> None:
+        self.statics[-1] += data
+
+    def slot(self, slot: Any) -> None:
+        self.program.append(len(self.slots))
+        self.slots.append(slot)
+        self.statics.append("")
+
+    def build(self, node_id: int) -> Node:
+        return Node(self.statics, self.program, self.slots, node_id)
+
+
+class Compiler:
+    def __init__(self, env: Any, jenv: jinja2.Environment, name: str | None,
+                 filename: str | None) -> None:
+        self.env = jenv
+        self.lt_env = env
+        self.name = name
+        self.filename = filename
+        self.scopes = Scopes()
+        self.exprs = ExprCompiler(self)
+        self.autoescape = True
+        self.sandboxed = bool(getattr(jenv, "sandboxed", False))
+        self.needs_context = False
+        self.builtin_filters = BUILTIN_FILTERS
+        self.consts: list[Any] = []
+        self.macros: list[MacroDef] = []
+        self.render_nodes: list[Node] = []
+        self.filter_block_value = ""
+        self.blocks: dict[str, list[nodes.Block]] = {}
+        self.super_chain: list[tuple[str, int]] = []
+        self.builder = NodeBuilder()
+        self.node_ids = 0
+        self.sources: dict[str, str] = {}
+        self.leaked: list[dict[str, int]] = [{}]  # names set inside an if-branch, per level
+        self.current = (name, filename)
+
+    # -- helpers used by ExprCompiler
+
+    def error(self, node: nodes.Node | None, message: str) -> CompileError:
+        lineno = getattr(node, "lineno", 0) or 0
+        name, filename = self.current
+        return CompileError(message, lineno, name, filename)
+
+    def const(self, value: Any) -> str:
+        self.consts.append(value)
+        return f"K[{len(self.consts) - 1}]"
+
+    def expr(self, node: nodes.Expr) -> tuple[str, Deps]:
+        return self.exprs.compile(node)
+
+    def lookup(self, name: str, node: nodes.Node) -> Ref:
+        for leaked in reversed(self.leaked):
+            if name in leaked:
+                raise self.error(
+                    node,
+                    f"{name!r} is set inside an {{% if %}} (line {leaked[name]}) and read after"
+                    " it; use an inline if: {% set x = a if cond else b %}",
+                )
+        return self.scopes.lookup(name)
+
+    # -- entry point
+
+    def compile(self, source: str) -> TemplateIR:
+        ast = self.parse(source, self.name, self.filename)
+        body = self.effective_body(ast)
+        self.builder = NodeBuilder()
+        self.statements(body)
+        root = self.finish(self.builder)
+        digest = hashlib.sha256()
+        for key in sorted(self.sources):
+            digest.update(key.encode() + b"\0" + self.sources[key].encode() + b"\0")
+        top = self.scopes.top
+        return TemplateIR(
+            name=self.name or "<template>",
+            root=root,
+            top_names=[ref.name for ref in sorted(self.scopes.top_names.values(),
+                                                  key=lambda r: r.reg)],
+            top_frame_size=top.size,
+            leaves=top.leaves,
+            macros=self.macros,
+            needs_context=self.needs_context,
+            source_hash=digest.hexdigest(),
+            extra={"consts": self.consts, "render_nodes": self.render_nodes,
+                   "top_regs": {ref.name: ref.reg for ref in self.scopes.top_names.values()},
+                   "autoescape_default": True},
+        )
+
+    def parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        self.sources[name or "<string>"] = source
+        return self.env.parse(source, name, filename)
+
+    def load(self, template: str, node: nodes.Node) -> tuple[nodes.Template, str, str | None]:
+        loader = self.env.loader
+        if loader is None:
+            raise self.error(node, f"cannot load {template!r}: the environment has no loader")
+        try:
+            source, filename, _ = loader.get_source(self.env, template)
+        except jinja2.TemplateNotFound as exc:
+            raise self.error(node, f"template {template!r} not found") from exc
+        previous = self.current
+        self.current = (template, filename)
+        try:
+            return self.parse(source, template, filename), template, filename
+        finally:
+            self.current = previous
+
+    def finish(self, builder: NodeBuilder) -> Node:
+        self.node_ids += 1
+        return builder.build(self.node_ids)
+
+    # -- inheritance
+
+    def effective_body(self, ast: nodes.Template) -> list[nodes.Node]:
+        """The statements to render: a child's prelude plus its parents' body, blocks resolved."""
+        prelude: list[nodes.Node] = []
+        extends: nodes.Extends | None = None
+        for child in ast.body:
+            if isinstance(child, nodes.Extends):
+                extends = child
+                break
+            prelude.append(child)
+        for extends_node in ast.find_all(nodes.Extends):
+            if extends_node is not extends:
+                raise self.error(extends_node, "{% extends %} must be a top-level tag")
+        for block in ast.find_all(nodes.Block):
+            self.blocks.setdefault(block.name, []).append(block)
+        if extends is None:
+            return list(ast.body)
+        if not isinstance(extends.template, nodes.Const) or not isinstance(
+            extends.template.value, str
+        ):
+            raise self.error(extends, "{% extends %} needs a constant template name")
+        after = ast.body[ast.body.index(extends) + 1:]
+        # After extends, jinja2 still runs top-level assignments, imports and macros.
+        keep = (nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.Import, nodes.FromImport)
+        prelude += [child for child in after if isinstance(child, keep)]
+        parent, name, filename = self.load(extends.template.value, extends)
+        previous = self.current
+        self.current = (name, filename)
+        try:
+            parent_body = self.effective_body(parent)
+        finally:
+            self.current = previous
+        return prelude + [_Located(parent_body, name, filename)]
+
+    # -- statements
+
+    def statements(self, body: Iterable[nodes.Node]) -> None:
+        for node in body:
+            if isinstance(node, _Located):
+                previous = self.current
+                self.current = (node.name, node.filename)
+                try:
+                    self.statements(node.body)
+                finally:
+                    self.current = previous
+                continue
+            method = getattr(self, "stmt_" + type(node).__name__, None)
+            if method is None:
+                raise self.error(node, f"{{% {type(node).__name__.lower()} %}} is not supported")
+            method(node)
+
+    def stmt_Output(self, node: nodes.Output) -> None:
+        for child in node.nodes:
+            if isinstance(child, nodes.TemplateData):
+                self.builder.text(child.data)
+            elif (
+                isinstance(child, nodes.Const)
+                and isinstance(child.value, SIMPLE_CONSTS)
+                and self.env.finalize is None
+            ):
+                value = escape(child.value) if self.autoescape else child.value
+                self.builder.text(str(value))
+            elif (
+                isinstance(child, nodes.Call)
+                and isinstance(child.node, nodes.Name)
+                and child.node.name == "super"
+                and not child.args and not child.kwargs
+            ):
+                self.super_block(child)
+            else:
+                code, deps = self.expr(child)
+                code = self.finalize(code, deps)
+                self.builder.slot(ExprSlot(code, deps, self.autoescape))
+
+    def finalize(self, code: str, deps: Deps) -> str:
+        finalize = self.env.finalize
+        if finalize is None:
+            return code
+        prefix = self.exprs._pass_arg(finalize, "finalize", deps, "finalize")
+        return f"FIN({prefix}{code})"
+
+    def stmt_If(self, node: nodes.If) -> None:
+        tests: list[str] = []
+        tests_deps = Deps()
+        branches: list[Node] = []
+        clauses = [(node.test, node.body)] + [(e.test, e.body) for e in node.elif_]
+        leaked: dict[str, int] = {}
+        for test, body in clauses:
+            code, deps = self.expr(test)
+            tests.append(code)
+            tests_deps.add(deps)
+            branches.append(self.branch(body, leaked))
+        if node.else_:
+            branches.append(self.branch(node.else_, leaked))
+        self.builder.slot(IfSlot(tests, tests_deps, branches))
+        self.leaked[-1].update(leaked)
+
+    def branch(self, body: list[nodes.Node], leaked: dict[str, int]) -> Node:
+        outer = self.builder
+        self.builder = NodeBuilder()
+        self.scopes.push_layer()
+        try:
+            self.statements(body)
+            layer = self.scopes.layers[-1]
+            for name, ref in layer.names.items():
+                if ref.kind == "bind":
+                    leaked.setdefault(name, getattr(ref, "lineno", 0))
+            return self.finish(self.builder)
+        finally:
+            self.scopes.pop()
+            self.builder = outer
+
+    def stmt_For(self, node: nodes.For) -> None:
+        if node.recursive:
+            raise self.error(node, "recursive loops are not supported; use a recursive macro")
+        iter_code, iter_deps = self.expr(node.iter)
+        outer = self.builder
+        level = self.scopes.push_level("loop")
+        self.leaked.append({})
+        try:
+            target_code, target_reg = self.target(node.target, level.index)
+            loop_ref = self.scopes.define("loop", "loop")
+            filter_code = None
+            if node.test is not None:
+                filter_code, filter_deps = self.expr(node.test)
+                iter_deps.add(filter_deps.outer(level.index))
+                if filter_deps.volatile:
+                    level.sequential = True
+            self.builder = NodeBuilder()
+            self.statements(node.body)
+            body = self.finish(self.builder)
+        finally:
+            self.builder = outer
+            self.scopes.pop()
+            self.leaked.pop()
+        depth0 = sum(1 for lv in self.scopes.levels if lv.kind == "loop")
+        slot = ForSlot(
+            level=level.index,
+            iter_code=iter_code,
+            iter_deps=iter_deps,
+            target=target_code,
+            filter_code=filter_code,
+            frame_size=level.size,
+            loop_reg=loop_ref.reg if level.uses_loop else -1,
+            body=body,
+            leaves=level.leaves,
+            sequential=level.sequential or body.deps().volatile,
+            depth0=depth0,
+        )
+        slot.target_reg = target_reg  # type: ignore[attr-defined]
+        self.builder.slot(slot)
+        if node.else_:
+            self.builder.slot(ElseSlot(self.branch(node.else_, {})))
+
+    def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
+        """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""
+        if isinstance(target, nodes.Name):
+            ref = self.scopes.define(target.name, "var")
+            return f"F[{ref.reg}] = it", ref.reg
+
+        def pattern(t: nodes.Node) -> str:
+            if isinstance(t, nodes.Name):
+                return f"F[{self.scopes.define(t.name, 'var').reg}]"
+            if isinstance(t, nodes.Tuple):
+                return "(" + "".join(pattern(item) + ", " for item in t.items) + ")"
+            raise self.error(t, "unsupported loop target")
+
+        return f"{pattern(target)} = it", -1
+
+    def stmt_Assign(self, node: nodes.Assign) -> None:
+        code, deps = self.expr(node.node)
+        self.assign(node.target, code, deps, node)
+
+    def assign(self, target: nodes.Node, code: str, deps: Deps, node: nodes.Node,
+               alias_source: nodes.Node | None = None) -> None:
+        if isinstance(target, nodes.NSRef):
+            ref = self.lookup(target.name, node)
+            self.builder.program.append(
+                Effect(f"nsset({ref.code}, {target.attr!r}, {code})")
+            )
+            for level in self.scopes.levels:
+                level.sequential = True
+            return
+        if isinstance(target, nodes.Name):
+            alias = None
+            source = alias_source if alias_source is not None else getattr(node, "node", None)
+            if source is not None:
+                path = self.exprs._path(source)
+                if path is not None:
+                    base = self.lookup(path[0].name, node)
+                    if base.kind in ("top", "var"):
+                        alias = (base, path[1])
+            level = self.scopes.level.index
+            self.builder.program.append(Bind(level, self.scopes.level.size, code, deps))
+            ref = self.scopes.define(target.name, "bind", deps)
+            ref.alias = alias
+            ref.lineno = node.lineno  # type: ignore[attr-defined]
+            self.leaked[-1].pop(target.name, None)
+            return
+        if isinstance(target, nodes.Tuple):
+            level = self.scopes.level
+            tmp = level.alloc()
+            self.builder.program.append(
+                Bind(level.index, tmp, f"unpack({code}, {len(target.items)})", deps)
+            )
+            for i, item in enumerate(target.items):
+                if not isinstance(item, nodes.Name):
+                    raise self.error(item, "only names can be unpacked in {% set %}")
+                self.builder.program.append(
+                    Bind(level.index, level.size, f"S[{level.index}][{tmp}][{i}]", deps)
+                )
+                ref = self.scopes.define(item.name, "bind", deps)
+                ref.lineno = node.lineno  # type: ignore[attr-defined]
+            return
+        raise self.error(node, "unsupported assignment target")
+
+    def render_node(self, body: list[nodes.Node]) -> tuple[str, Deps]:
+        """Compile ``body`` as a render-only node; returns code rendering it to a str."""
+        outer = self.builder
+        self.builder = NodeBuilder()
+        self.scopes.push_layer()
+        try:
+            self.statements(body)
+            node = self.finish(self.builder)
+        finally:
+            self.scopes.pop()
+            self.builder = outer
+        self.render_nodes.append(node)
+        return f"render(RN[{len(self.render_nodes) - 1}], S)", node.deps()
+
+    def stmt_AssignBlock(self, node: nodes.AssignBlock) -> None:
+        code, deps = self.render_node(node.body)
+        value = f"Markup({code})" if self.autoescape else code
+        if node.filter is not None:
+            self.filter_block_value = value
+            code, fdeps = self.expr(node.filter)
+            deps.add(fdeps)
+            value = f"Markup({code})" if self.autoescape else code
+        self.assign(node.target, value, deps, node)
+
+    def stmt_FilterBlock(self, node: nodes.FilterBlock) -> None:
+        code, deps = self.render_node(node.body)
+        self.filter_block_value = f"Markup({code})" if self.autoescape else code
+        fcode, fdeps = self.expr(node.filter)
+        deps.add(fdeps)
+        self.builder.slot(ExprSlot(f"str({fcode})", deps, False))
+
+    def stmt_With(self, node: nodes.With) -> None:
+        values = [self.expr(value) for value in node.values]
+        self.scopes.push_layer()
+        try:
+            for target, (code, deps), value in zip(node.targets, values, node.values, strict=False):
+                self.assign(target, code, deps, node, alias_source=value)
+            self.statements(node.body)
+        finally:
+            self.scopes.pop()
+
+    def stmt_Scope(self, node: nodes.Scope) -> None:
+        self.scopes.push_layer()
+        try:
+            self.statements(node.body)
+        finally:
+            self.scopes.pop()
+
+    def stmt_ScopedEvalContextModifier(self, node: nodes.ScopedEvalContextModifier) -> None:
+        previous = self.autoescape
+        self.eval_modifier(node)
+        try:
+            self.stmt_Scope(node)  # type: ignore[arg-type]
+        finally:
+            self.autoescape = previous
+
+    def stmt_EvalContextModifier(self, node: nodes.EvalContextModifier) -> None:
+        self.eval_modifier(node)
+
+    def eval_modifier(self, node: nodes.EvalContextModifier) -> None:
+        for keyword in node.options:
+            if keyword.key != "autoescape":
+                raise self.error(node, f"eval context option {keyword.key!r} is not supported")
+            if not isinstance(keyword.value, nodes.Const):
+                raise self.error(node, "{% autoescape %} needs a constant true or false")
+            self.autoescape = bool(keyword.value.value)
+
+    # -- macros
+
+    def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
+        level = self.scopes.push_level("macro")
+        outer = self.builder
+        self.leaked.append({})
+        try:
+            arg_regs, arg_names, defaults = [], [], []
+            n_defaults = len(node.defaults)
+            first_default = len(node.args) - n_defaults
+            default_deps = Deps()
+            for i, arg in enumerate(node.args):
+                # a default sees the arguments before it, as in jinja2
+                if i >= first_default:
+                    code, deps = self.expr(node.defaults[i - first_default])
+                    default_deps.add(deps)
+                    defaults.append(code)
+                else:
+                    defaults.append(None)
+                arg_regs.append(self.scopes.define(arg.name, "macroarg").reg)
+                arg_names.append(arg.name)
+            body_names = {n.name for n in _find_loads(node.body)}
+            caller_reg = varargs_reg = kwargs_reg = -1
+            if "caller" in body_names and "caller" not in arg_names:
+                caller_reg = self.scopes.define("caller", "macroarg").reg
+            if "varargs" in body_names:
+                varargs_reg = self.scopes.define("varargs", "macroarg").reg
+            if "kwargs" in body_names:
+                kwargs_reg = self.scopes.define("kwargs", "macroarg").reg
+            self.builder = NodeBuilder()
+            self.statements(node.body)
+            body = self.finish(self.builder)
+        finally:
+            self.builder = outer
+            self.scopes.pop()
+            self.leaked.pop()
+        macro = MacroDef(
+            name=name, level=level.index, frame_size=level.size, arg_regs=arg_regs,
+            arg_names=arg_names, defaults=defaults, caller_reg=caller_reg,
+            varargs_reg=varargs_reg, kwargs_reg=kwargs_reg, body=body,
+            autoescape=self.autoescape,
+        )
+        self.macros.append(macro)
+        deps = body.deps().outer(level.index)
+        deps.add(default_deps.outer(level.index))
+        return f"MK[{len(self.macros) - 1}](S)", deps
+
+    def stmt_Macro(self, node: nodes.Macro) -> None:
+        code, deps = self.macro_def(node.name, node)
+        self.assign(nodes.Name(node.name, "store", lineno=node.lineno), code, deps, node)
+
+    def stmt_CallBlock(self, node: nodes.CallBlock) -> None:
+        caller_code, caller_deps = self.macro_def("caller", node)
+        call = node.call
+        code, deps = self.expr(call)
+        deps.add(caller_deps)
+        # append the caller keyword to the generated call(...)
+        code = code[:-1] + f", caller={caller_code})"
+        self.builder.slot(ExprSlot(f"str({code})", deps, False))
+
+    # -- blocks, includes, imports
+
+    def stmt_Block(self, node: nodes.Block) -> None:
+        chain = self.blocks.get(node.name, [node])
+        self.render_block(node.name, chain, 0, node.scoped)
+
+    def render_block(self, name: str, chain: list[nodes.Block], index: int,
+                     scoped: bool) -> None:
+        block = chain[index]
+        self.super_chain.append((name, index))
+        self.scopes.push_layer(barrier=None if (scoped or block.scoped) else "block")
+        self.leaked.append({})
+        try:
+            self.statements(block.body)
+        finally:
+            self.leaked.pop()
+            self.scopes.pop()
+            self.super_chain.pop()
+
+    def super_block(self, node: nodes.Call) -> None:
+        if not self.super_chain:
+            raise self.error(node, "super() outside of a block")
+        name, index = self.super_chain[-1]
+        chain = self.blocks[name]
+        if index + 1 >= len(chain):
+            raise self.error(node, f"block {name!r} has no parent block for super()")
+        self.render_block(name, chain, index + 1, chain[index + 1].scoped)
+
+    def template_names(self, node: nodes.Include | nodes.Import | nodes.FromImport) -> list[str]:
+        value = node.template
+        if isinstance(value, nodes.Const) and isinstance(value.value, str):
+            return [value.value]
+        if isinstance(value, (nodes.List, nodes.Tuple)) and all(
+            isinstance(v, nodes.Const) and isinstance(v.value, str) for v in value.items
+        ):
+            return [v.value for v in value.items]  # type: ignore[attr-defined]
+        raise self.error(node, "included or imported template names must be constant strings")
+
+    def stmt_Include(self, node: nodes.Include) -> None:
+        for template in self.template_names(node):
+            try:
+                ast, name, filename = self.load(template, node)
+            except CompileError:
+                continue
+            break
+        else:
+            if node.ignore_missing:
+                return
+            names = self.template_names(node)
+            raise self.error(node, f"included template {names[0]!r} not found")
+        previous_blocks, self.blocks = self.blocks, {}
+        previous = self.current
+        self.current = (name, filename)
+        self.scopes.push_layer(barrier=None if node.with_context else "globals")
+        self.leaked.append({})
+        try:
+            self.statements(self.effective_body(ast))
+        finally:
+            self.leaked.pop()
+            self.scopes.pop()
+            self.current = previous
+            self.blocks = previous_blocks
+
+    def imported_macros(self, node: nodes.Import | nodes.FromImport) -> dict[str, tuple[str, Deps]]:
+        template = self.template_names(node)[0]
+        ast, name, filename = self.load(template, node)
+        previous = self.current
+        self.current = (name, filename)
+        self.scopes.push_layer(barrier=None if node.with_context else "globals")
+        found: dict[str, tuple[str, Deps]] = {}
+        try:
+            for child in ast.body:
+                if isinstance(child, nodes.Macro):
+                    code, deps = self.macro_def(child.name, child)
+                    found[child.name] = (code, deps)
+                    self.scopes.define(child.name, "bind", deps)
+                    level = self.scopes.level
+                    self.builder.program.append(Bind(level.index, level.size - 1, code, deps))
+                    found[child.name] = (self.scopes.lookup(child.name).code, deps)
+        finally:
+            self.scopes.pop()
+            self.current = previous
+        return found
+
+    def stmt_FromImport(self, node: nodes.FromImport) -> None:
+        found = self.imported_macros(node)
+        for item in node.names:
+            source, alias = item if isinstance(item, tuple) else (item, item)
+            if source not in found:
+                raise self.error(node, f"the template does not export {source!r}")
+            code, deps = found[source]
+            self.assign(nodes.Name(alias, "store", lineno=node.lineno), code, deps, node,
+                        alias_source=nodes.Const(None))
+
+    def stmt_Import(self, node: nodes.Import) -> None:
+        found = self.imported_macros(node)
+        deps = Deps()
+        for _, d in found.values():
+            deps.add(d)
+        items = ", ".join(f"{k!r}: {code}" for k, (code, _) in found.items())
+        self.assign(nodes.Name(node.target, "store", lineno=node.lineno),
+                    f"module({{{items}}})", deps, node, alias_source=nodes.Const(None))
+
+    def stmt_Extends(self, node: nodes.Extends) -> None:
+        raise self.error(node, "{% extends %} must be a top-level tag")
+
+
+class _Located:
+    """Statements that come from another template (an extended parent)."""
+
+    def __init__(self, body: list[nodes.Node], name: str, filename: str | None) -> None:
+        self.body = body
+        self.name = name
+        self.filename = filename
+        self.lineno = 0
+
+
+def _find_loads(body: list[nodes.Node]) -> Iterable[nodes.Name]:
+    for node in body:
+        yield from (n for n in node.find_all(nodes.Name) if n.ctx == "load")
+
+
+def compile_ir(env: Any, jenv: jinja2.Environment, source: str, name: str | None = None,
+               filename: str | None = None) -> TemplateIR:
+    return Compiler(env, jenv, name, filename).compile(source)

@@ -1,0 +1,310 @@
+"""Jinja2 expressions -> Python source, plus the leaves each expression reads.
+
+The generated code mirrors what jinja2's own code generator emits (``environment.getattr``,
+``context.call``, ``markup_join``, filters with their ``pass_*`` argument), so values, errors and
+escaping are jinja2's.  Alongside the code we compute :class:`~lt_engine.ir.Deps`: an attribute
+or constant-index chain on a name (``todo.title``, ``rows[0]``) is one leaf; anything the runtime
+cannot re-read cheaply and purely (``random``, ``namespace()``, ``lipsum``) makes the expression
+volatile, so it is re-evaluated on every update.
+
+Names the code uses, bound by the generated module (:mod:`lt_engine.codegen`): ``S`` (frame
+stack), ``ga``/``gi`` (jinja2 getattr/getitem), ``call``, ``F`` (filters), ``T`` (tests),
+``K`` (constants), ``U`` (undefined factory), ``G`` (globals lookup), ``EC`` (eval context),
+``ENV``, ``markup_join``, ``str_join``, ``Markup``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import nodes
+from jinja2.utils import _PassArg
+
+from .errors import CompileError
+from .ir import ATTR, ITEM, Deps
+
+if TYPE_CHECKING:
+    from .compiler import Compiler
+
+BINOPS = {
+    nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Div: "/", nodes.FloorDiv: "//",
+    nodes.Pow: "**", nodes.Mod: "%", nodes.And: "and", nodes.Or: "or",
+}
+UNOPS = {nodes.Pos: "+", nodes.Neg: "-", nodes.Not: "not "}
+CMPOPS = {
+    "eq": "==", "ne": "!=", "gt": ">", "gteq": ">=", "lt": "<", "lteq": "<=",
+    "in": "in", "notin": "not in",
+}
+# Built-ins whose result is not a pure function of their arguments.
+VOLATILE_FILTERS = frozenset({"random"})
+VOLATILE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
+# Built-in filters/tests that take the context only to reach the environment: still pure.
+PURE_CONTEXT_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr"})
+SIMPLE_CONSTS = (str, int, float, bool, type(None))
+DICT_ATTRS = frozenset(dir(dict))
+
+
+class ExprCompiler:
+    def __init__(self, compiler: Compiler) -> None:
+        self.c = compiler
+
+    # -- entry points
+
+    def compile(self, node: nodes.Expr) -> tuple[str, Deps]:
+        deps = Deps()
+        return self.visit(node, deps), deps
+
+    def visit(self, node: nodes.Node, deps: Deps) -> str:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        if method is None:
+            raise self.c.error(node, f"the expression {type(node).__name__} is not supported")
+        return method(node, deps)
+
+    # -- names and paths
+
+    def _path(self, node: nodes.Node) -> tuple[nodes.Name, tuple[tuple[int, Any], ...]] | None:
+        """``a.b['c'][0]`` -> (Name a, steps) when every step is constant."""
+        steps: list[tuple[int, Any]] = []
+        while True:
+            if isinstance(node, nodes.Getattr):
+                steps.append((ATTR, node.attr))
+                node = node.node
+            elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+                if not isinstance(node.arg.value, (str, int)) or isinstance(node.arg.value, bool):
+                    return None
+                steps.append((ITEM, node.arg.value))
+                node = node.node
+            elif isinstance(node, nodes.Name) and node.ctx == "load":
+                return node, tuple(reversed(steps))
+            else:
+                return None
+
+    def _track_path(self, node: nodes.Node, deps: Deps) -> bool:
+        path = self._path(node)
+        if path is None:
+            return False
+        name, steps = path
+        ref = self.c.scopes.lookup(name.name)
+        if ref.kind == "global":
+            return True
+        deps.add(self.c.scopes.path_deps(ref, steps))
+        return True
+
+    def visit_Name(self, node: nodes.Name, deps: Deps) -> str:
+        if node.ctx != "load":
+            raise self.c.error(node, "assignment target used as a value")
+        ref = self.c.scopes.lookup(node.name)
+        if ref.kind == "global":
+            return f"G({node.name!r})"
+        deps.add(self.c.scopes.path_deps(ref, ()))
+        if ref.kind == "top" and node.name in VOLATILE_GLOBALS:
+            deps.volatile = True
+        return ref.code
+
+    def visit_Getattr(self, node: nodes.Getattr, deps: Deps) -> str:
+        if self._track_path(node, deps):
+            return self._path_code(node)
+        return f"{self._ga(node.attr)}({self.visit(node.node, deps)}, {node.attr!r})"
+
+    def visit_Getitem(self, node: nodes.Getitem, deps: Deps) -> str:
+        if isinstance(node.arg, nodes.Slice):
+            return f"{self.visit(node.node, deps)}[{self.visit(node.arg, deps)}]"
+        if self._track_path(node, deps):
+            return self._path_code(node)
+        return f"gi({self.visit(node.node, deps)}, {self.visit(node.arg, deps)})"
+
+    @staticmethod
+    def _ga(attr: str) -> str:
+        """``gad`` skips the getattr attempt on plain dicts when ``attr`` is no dict attribute."""
+        return "ga" if attr in DICT_ATTRS else "gad"
+
+    def _path_code(self, node: nodes.Node) -> str:
+        """Code for a constant path, without adding deps again."""
+        if isinstance(node, nodes.Getattr):
+            return f"{self._ga(node.attr)}({self._path_code(node.node)}, {node.attr!r})"
+        if isinstance(node, nodes.Getitem):
+            return f"gi({self._path_code(node.node)}, {node.arg.value!r})"
+        assert isinstance(node, nodes.Name)
+        ref = self.c.scopes.lookup(node.name)
+        if ref.kind == "global":
+            return f"G({node.name!r})"
+        return ref.code
+
+    # -- literals
+
+    def visit_Const(self, node: nodes.Const, deps: Deps) -> str:
+        value = node.value
+        if isinstance(value, SIMPLE_CONSTS) and not isinstance(value, float):
+            return repr(value)
+        return self.c.const(value)
+
+    def visit_TemplateData(self, node: nodes.TemplateData, deps: Deps) -> str:
+        if self.c.autoescape:
+            return f"Markup({node.data!r})"
+        return repr(node.data)
+
+    def visit_Tuple(self, node: nodes.Tuple, deps: Deps) -> str:
+        items = [self.visit(item, deps) for item in node.items]
+        if len(items) == 1:
+            return f"({items[0]},)"
+        return "(" + ", ".join(items) + ")"
+
+    def visit_List(self, node: nodes.List, deps: Deps) -> str:
+        return "[" + ", ".join(self.visit(item, deps) for item in node.items) + "]"
+
+    def visit_Dict(self, node: nodes.Dict, deps: Deps) -> str:
+        pairs = [f"{self.visit(p.key, deps)}: {self.visit(p.value, deps)}" for p in node.items]
+        return "{" + ", ".join(pairs) + "}"
+
+    # -- operators
+
+    def visit_BinExpr(self, node: nodes.BinExpr, deps: Deps) -> str:
+        op = BINOPS[type(node)]
+        left, right = self.visit(node.left, deps), self.visit(node.right, deps)
+        if self.c.sandboxed and op not in ("and", "or"):
+            return f"ENV.call_binop(CTXE(S), {node.operator!r}, {left}, {right})"
+        return f"({left} {op} {right})"
+
+    visit_Add = visit_Sub = visit_Mul = visit_Div = visit_FloorDiv = visit_BinExpr
+    visit_Pow = visit_Mod = visit_And = visit_Or = visit_BinExpr
+
+    def visit_UnaryExpr(self, node: nodes.UnaryExpr, deps: Deps) -> str:
+        operand = self.visit(node.node, deps)
+        if self.c.sandboxed and not isinstance(node, nodes.Not):
+            return f"ENV.call_unop(CTXE(S), {node.operator!r}, {operand})"
+        return f"({UNOPS[type(node)]}{operand})"
+
+    visit_Pos = visit_Neg = visit_Not = visit_UnaryExpr
+
+    def visit_Compare(self, node: nodes.Compare, deps: Deps) -> str:
+        parts = [self.visit(node.expr, deps)]
+        for op in node.ops:
+            parts.append(CMPOPS[op.op])
+            parts.append(self.visit(op.expr, deps))
+        return "(" + " ".join(parts) + ")"
+
+    def visit_Concat(self, node: nodes.Concat, deps: Deps) -> str:
+        func = "markup_join" if self.c.autoescape else "str_join"
+        return f"{func}((" + "".join(self.visit(n, deps) + ", " for n in node.nodes) + "))"
+
+    def visit_CondExpr(self, node: nodes.CondExpr, deps: Deps) -> str:
+        test = self.visit(node.test, deps)
+        expr1 = self.visit(node.expr1, deps)
+        if node.expr2 is not None:
+            expr2 = self.visit(node.expr2, deps)
+        else:
+            where = f"line {node.lineno}" + (
+                f" in {self.c.name!r}" if self.c.name is not None else ""
+            )
+            message = (
+                f"the inline if-expression on {where} evaluated to false and no else"
+                " section was defined."
+            )
+            expr2 = f"U({message!r})"
+        return f"({expr1} if {test} else {expr2})"
+
+    def visit_Slice(self, node: nodes.Slice, deps: Deps) -> str:
+        parts = [
+            self.visit(part, deps) if part is not None else ""
+            for part in (node.start, node.stop)
+        ]
+        code = ":".join(parts)
+        if node.step is not None:
+            code += ":" + self.visit(node.step, deps)
+        return code
+
+    def visit_MarkSafe(self, node: nodes.MarkSafe, deps: Deps) -> str:
+        return f"Markup({self.visit(node.expr, deps)})"
+
+    def visit_MarkSafeIfAutoescape(self, node: nodes.MarkSafeIfAutoescape, deps: Deps) -> str:
+        inner = self.visit(node.expr, deps)
+        return f"Markup({inner})" if self.c.autoescape else inner
+
+    # -- filters, tests, calls
+
+    def _pass_arg(self, func: Any, name: str, deps: Deps, kind: str) -> str:
+        pass_arg = _PassArg.from_obj(func) if func is not None else None
+        if pass_arg is _PassArg.context:
+            self.c.needs_context = True
+            if name not in PURE_CONTEXT_FILTERS:
+                deps.volatile = True  # it may read any variable of the context
+            return "CTX(S), "
+        if pass_arg is _PassArg.eval_context:
+            return "EC, " if self.c.autoescape else "ECN, "
+        if pass_arg is _PassArg.environment:
+            return "ENV, "
+        return ""
+
+    def _signature(self, node: nodes.Filter | nodes.Test | nodes.Call, deps: Deps) -> str:
+        parts = [self.visit(arg, deps) for arg in node.args]
+        parts += [f"{kw.key}={self.visit(kw.value, deps)}" for kw in node.kwargs]
+        if node.dyn_args is not None:
+            parts.append("*" + self.visit(node.dyn_args, deps))
+        if node.dyn_kwargs is not None:
+            parts.append("**" + self.visit(node.dyn_kwargs, deps))
+        return ", ".join(parts)
+
+    def visit_Filter(self, node: nodes.Filter, deps: Deps) -> str:
+        func = self.c.env.filters.get(node.name)
+        if func is None:
+            raise self.c.error(node, f"no filter named {node.name!r}")
+        if node.name in VOLATILE_FILTERS or node.name not in self.c.builtin_filters:
+            # user filters are trusted to be pure unless they ask for the context
+            deps.volatile = deps.volatile or node.name in VOLATILE_FILTERS
+        prefix = self._pass_arg(func, node.name, deps, "filter")
+        if node.node is None:
+            value = self.c.filter_block_value
+        else:
+            value = self.visit(node.node, deps)
+        sig = self._signature(node, deps)
+        return f"F[{node.name!r}]({prefix}{value}{', ' + sig if sig else ''})"
+
+    def visit_Test(self, node: nodes.Test, deps: Deps) -> str:
+        func = self.c.env.tests.get(node.name)
+        if func is None:
+            raise self.c.error(node, f"no test named {node.name!r}")
+        prefix = self._pass_arg(func, node.name, deps, "test")
+        value = self.visit(node.node, deps)
+        sig = self._signature(node, deps)
+        return f"T[{node.name!r}]({prefix}{value}{', ' + sig if sig else ''})"
+
+    def visit_Call(self, node: nodes.Call, deps: Deps) -> str:
+        callee = node.node
+        if isinstance(callee, nodes.Name) and callee.name == "super":
+            raise self.c.error(
+                node, "super() is only supported alone in an output tag: {{ super() }}"
+            )
+        if isinstance(callee, nodes.Name) and callee.name == "loop":
+            ref = self.c.scopes.lookup("loop")
+            if ref.kind == "loop":
+                raise self.c.error(node, "recursive loops are not supported; use a macro")
+        if isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name):
+            if callee.node.name == "self":
+                raise self.c.error(node, "self.<block>() is not supported")
+        loop_method = (
+            isinstance(callee, nodes.Getattr)
+            and isinstance(callee.node, nodes.Name)
+            and self.c.scopes.lookup(callee.node.name).kind == "loop"
+        )
+        if isinstance(callee, nodes.Getattr) and not loop_method:
+            # A method call reads its receiver: track the receiver's path, not the bound method.
+            receiver = self.visit(callee.node, deps)
+            func = f"{self._ga(callee.attr)}({receiver}, {callee.attr!r})"
+        else:
+            func = self.visit(callee, deps)
+            if isinstance(callee, nodes.Name) and callee.name in VOLATILE_GLOBALS:
+                deps.volatile = True
+        sig = self._signature(node, deps)
+        if self.c.sandboxed:
+            return f"ENV.call(CTX(S), {func}{', ' + sig if sig else ''})"
+        helper = "call" if self.c.autoescape else "calln"
+        return f"{helper}(S, {func}{', ' + sig if sig else ''})"
+
+    def visit_Keyword(self, node: nodes.Keyword, deps: Deps) -> str:  # pragma: no cover
+        return f"{node.key}={self.visit(node.value, deps)}"
+
+    def visit_NSRef(self, node: nodes.NSRef, deps: Deps) -> str:  # pragma: no cover
+        raise self.c.error(node, "namespace reference used as a value")
+
+    def unsupported(self, node: nodes.Node, what: str) -> CompileError:
+        return self.c.error(node, what)

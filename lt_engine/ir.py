@@ -1,0 +1,168 @@
+"""The slot-tree IR: what the compiler produces and the code generator consumes.
+
+A template compiles to a tree of :class:`Node` objects.  A node is a run of static strings with a
+dynamic slot between each pair; its ``program`` lists, in source order, the slots and the
+statements that feed them (bindings from ``{% set %}``/``{% with %}``/macros, and effects such as
+``{% set ns.x = … %}``).  Every piece of Python code is kept as a source string so that the same IR
+can be executed in memory or written out as an importable module (see :mod:`lt_engine.codegen`).
+
+Change tracking lives in :class:`Deps`: for each scope level (0 = the template's top level, one
+more per enclosing ``{% for %}``) a bit mask of the *leaves* a piece of code reads.  A leaf is a
+data path such as ``todo.title`` whose value the runtime re-reads cheaply to decide what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Step kinds of a leaf path, mirroring jinja2's two lookup orders.
+ATTR = 0  # ``x.name``: getattr first, then item
+ITEM = 1  # ``x['name']`` / ``x[0]``: item first, then getattr
+
+
+@dataclass
+class Deps:
+    """What a piece of code reads: leaf masks per scope level, and whether it must always rerun."""
+
+    masks: dict[int, int] = field(default_factory=dict)
+    volatile: bool = False
+
+    def add(self, other: Deps) -> None:
+        for level, mask in other.masks.items():
+            self.masks[level] = self.masks.get(level, 0) | mask
+        self.volatile = self.volatile or other.volatile
+
+    def add_leaf(self, level: int, index: int) -> None:
+        self.masks[level] = self.masks.get(level, 0) | (1 << index)
+
+    def copy(self) -> Deps:
+        return Deps(dict(self.masks), self.volatile)
+
+    def outer(self, level: int) -> Deps:
+        """The part of these deps that lies outside scope ``level`` (for a loop body)."""
+        return Deps({lv: m for lv, m in self.masks.items() if lv < level}, self.volatile)
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A watched data path.  ``root`` is a register of the scope's frame; ``loop_attr`` names a
+    position-derived ``loop.*`` value instead (computed from index and length, not read)."""
+
+    root: int
+    steps: tuple[tuple[int, Any], ...] = ()
+    loop_attr: str | None = None
+
+
+@dataclass
+class ExprSlot:
+    code: str  # python expression over the frame stack ``S``
+    deps: Deps
+    autoescape: bool
+
+
+@dataclass
+class IfSlot:
+    tests: list[str]  # one python expression per if/elif
+    tests_deps: Deps
+    branches: list[Node]  # len(tests) branches, plus one for ``else`` when present
+
+
+@dataclass
+class ForSlot:
+    level: int  # scope level of the loop body
+    iter_code: str
+    iter_deps: Deps
+    target: str  # python source of a function (item, frame) -> None that fills the frame
+    filter_code: str | None
+    frame_size: int
+    loop_reg: int  # register of the ``loop`` object, -1 when the body never reads it
+    body: Node
+    leaves: list[Leaf]
+    sequential: bool  # items depend on each other (loop.changed, namespaces): no skipping
+    depth0: int = 0
+
+
+@dataclass
+class ElseSlot:
+    """``{% for %}…{% else %}``: the else body, shown when the range before it is empty."""
+
+    body: Node
+
+
+Slot = ExprSlot | IfSlot | ForSlot | ElseSlot
+
+
+@dataclass
+class Bind:
+    level: int
+    reg: int
+    code: str
+    deps: Deps
+
+
+@dataclass
+class Effect:
+    code: str  # a python statement run in order (namespace attribute assignment)
+
+
+@dataclass
+class Node:
+    statics: list[str]
+    program: list[int | Bind | Effect]  # int = index into ``slots``
+    slots: list[Slot]
+    id: int = 0
+
+    def deps(self) -> Deps:
+        """Everything this node (and nested branches) reads, for pruning whole subtrees."""
+        total = Deps()
+        for entry in self.program:
+            if isinstance(entry, Bind):
+                total.add(entry.deps)
+            elif isinstance(entry, Effect):
+                total.volatile = True
+        for slot in self.slots:
+            if isinstance(slot, ExprSlot):
+                total.add(slot.deps)
+            elif isinstance(slot, IfSlot):
+                total.add(slot.tests_deps)
+                for branch in slot.branches:
+                    total.add(branch.deps())
+            elif isinstance(slot, ForSlot):
+                total.add(slot.iter_deps)
+                total.add(slot.body.deps().outer(slot.level))
+                if slot.sequential:
+                    total.volatile = True
+            elif isinstance(slot, ElseSlot):
+                total.add(slot.body.deps())
+        return total
+
+
+@dataclass
+class MacroDef:
+    """A macro body rendered to a string when called (not tracked slot by slot)."""
+
+    name: str
+    level: int
+    frame_size: int
+    arg_regs: list[int]
+    arg_names: list[str]
+    defaults: list[str | None]  # python expression per argument, None when required
+    caller_reg: int
+    varargs_reg: int
+    kwargs_reg: int
+    body: Node
+    autoescape: bool
+
+
+@dataclass
+class TemplateIR:
+    name: str
+    root: Node
+    top_names: list[str]  # register i+1 of the top frame holds the value of top_names[i]
+    top_frame_size: int
+    leaves: list[Leaf]  # the top scope's leaves
+    macros: list[MacroDef]
+    needs_context: bool
+    source_hash: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,250 @@
+"""Helpers the generated template code calls, bound to one jinja2 environment.
+
+They reproduce jinja2's runtime behaviour (name resolution, ``Context.call``, macros, the
+``loop`` object, namespaces) so the code emitted by :mod:`lt_engine.expressions` renders exactly
+what jinja2 renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jinja2
+from jinja2.nodes import EvalContext
+from jinja2.runtime import Macro, markup_join, new_context, str_join
+from jinja2.utils import Namespace, _PassArg, missing
+from markupsafe import Markup
+
+from . import _core
+
+
+class Box:
+    """Register 0 of the top frame: the page data, and a jinja2 Context made on first use."""
+
+    __slots__ = ("data", "env", "rt", "_context")
+
+    def __init__(self, rt: Runtime, data: Mapping[str, Any]) -> None:
+        self.rt = rt
+        self.env = rt.env
+        self.data = data
+        self._context: jinja2.runtime.Context | None = None
+
+    def context(self) -> jinja2.runtime.Context:
+        if self._context is None:
+            self._context = new_context(
+                self.env, self.rt.name, {}, dict(self.data), False, self.env.globals
+            )
+        return self._context
+
+
+class Loop:
+    """The ``loop`` variable, as jinja2's ``LoopContext`` (non-recursive loops)."""
+
+    __slots__ = ("_items", "index0", "_undefined", "_last_changed_value")
+
+    def __init__(self, items: list[Any], undefined: type[jinja2.Undefined]) -> None:
+        self._items = items
+        self.index0 = 0
+        self._undefined = undefined
+        self._last_changed_value: Any = missing
+
+    @property
+    def length(self) -> int:
+        return len(self._items)
+
+    @property
+    def index(self) -> int:
+        return self.index0 + 1
+
+    @property
+    def revindex(self) -> int:
+        return len(self._items) - self.index0
+
+    @property
+    def revindex0(self) -> int:
+        return len(self._items) - self.index0 - 1
+
+    @property
+    def first(self) -> bool:
+        return self.index0 == 0
+
+    @property
+    def last(self) -> bool:
+        return self.index0 == len(self._items) - 1
+
+    depth = 1
+    depth0 = 0
+
+    @property
+    def previtem(self) -> Any:
+        if self.index0 == 0:
+            return self._undefined("there is no previous item")
+        return self._items[self.index0 - 1]
+
+    @property
+    def nextitem(self) -> Any:
+        if self.index0 + 1 >= len(self._items):
+            return self._undefined("there is no next item")
+        return self._items[self.index0 + 1]
+
+    def cycle(self, *args: Any) -> Any:
+        if not args:
+            raise TypeError("no items for cycling given")
+        return args[self.index0 % len(args)]
+
+    def changed(self, *value: Any) -> bool:
+        if self._last_changed_value != value:
+            self._last_changed_value = value
+            return True
+        return False
+
+    def __call__(self, iterable: Any) -> str:
+        raise TypeError("The loop must be marked as 'recursive' to call it.")
+
+    def __repr__(self) -> str:
+        return f"<LoopContext {self.index}/{self.length}>"
+
+
+class Module:
+    """What ``{% import 'x' as m %}`` binds: the template's macros as attributes."""
+
+    def __init__(self, members: dict[str, Any]) -> None:
+        self.__dict__.update(members)
+
+    def __repr__(self) -> str:
+        return f"<Module {sorted(self.__dict__)}>"
+
+
+def nsset(ns: Any, attr: str, value: Any) -> None:
+    if not isinstance(ns, Namespace):
+        raise jinja2.TemplateRuntimeError("cannot assign attribute on non-namespace object")
+    ns[attr] = value
+
+
+def unpack(value: Any, count: int) -> tuple[Any, ...]:
+    values = tuple(value)
+    if len(values) > count:
+        raise ValueError(f"too many values to unpack (expected {count})")
+    if len(values) < count:
+        raise ValueError(f"not enough values to unpack (expected {count}, got {len(values)})")
+    return values
+
+
+class Runtime:
+    """Everything generated code needs from the environment, looked up once per template."""
+
+    def __init__(self, env: jinja2.Environment, name: str | None) -> None:
+        self.env = env
+        self.name = name
+        self.undefined = env.undefined
+        self.filters = env.filters
+        self.tests = env.tests
+        self.eval_ctx = EvalContext(env, name)
+        self.eval_ctx.autoescape = True
+        self.eval_ctx_noescape = EvalContext(env, name)
+        self.eval_ctx_noescape.autoescape = False
+        self.ga, self.gad, self.gi = _core.make_accessors(env)
+        self.globals = env.globals
+
+    # -- names
+
+    def box(self, data: Mapping[str, Any]) -> Box:
+        return Box(self, data)
+
+    def resolve(self, data: Mapping[str, Any], name: str) -> Any:
+        try:
+            return data[name]
+        except KeyError:
+            pass
+        value = self.globals.get(name, missing)
+        if value is missing:
+            return self.undefined(name=name)
+        return value
+
+    def global_(self, name: str) -> Any:
+        value = self.globals.get(name, missing)
+        if value is missing:
+            return self.undefined(name=name)
+        return value
+
+    # -- calls, as jinja2's Context.call
+
+    def call(self, S: list[list[Any]], obj: Any, *args: Any, **kwargs: Any) -> Any:
+        pass_arg = getattr(obj, "jinja_pass_arg", None)
+        if pass_arg is None:
+            inner = getattr(obj, "__call__", None)  # noqa: B004 - jinja2 checks it this way
+            if inner is not None and getattr(inner, "jinja_pass_arg", None) is not None:
+                obj = inner
+                pass_arg = inner.jinja_pass_arg
+        if pass_arg is _PassArg.context:
+            args = (S[0][0].context(), *args)
+        elif pass_arg is _PassArg.eval_context:
+            args = (self.eval_ctx, *args)
+        elif pass_arg is _PassArg.environment:
+            args = (self.env, *args)
+        try:
+            return obj(*args, **kwargs)
+        except StopIteration:
+            return self.undefined(
+                "value was undefined because a callable raised a StopIteration exception"
+            )
+
+    def call_noescape(self, S: list[list[Any]], obj: Any, *args: Any, **kwargs: Any) -> Any:
+        """``call`` inside ``{% autoescape false %}``: macros see that eval context."""
+        if getattr(obj, "jinja_pass_arg", None) is _PassArg.eval_context or isinstance(obj, Macro):
+            return obj(self.eval_ctx_noescape, *args, **kwargs)
+        return self.call(S, obj, *args, **kwargs)
+
+    # -- macros
+
+    def macro_factory(self, name: str, level: int, frame_size: int, arg_regs: list[int],
+                      arg_names: list[str], defaults: list[Callable[..., Any] | None],
+                      caller_reg: int, varargs_reg: int, kwargs_reg: int, body: Any,
+                      autoescape: bool) -> Callable[[list[list[Any]]], Macro]:
+        env = self.env
+        undefined = self.undefined
+        render = _core.render_node_html
+        n_args = len(arg_regs)
+
+        def factory(S_def: list[list[Any]]) -> Macro:
+            prefix = S_def[:level]
+
+            def func(*arguments: Any) -> str:
+                frame: list[Any] = [None] * frame_size
+                S = [*prefix, frame]
+                for i in range(n_args):
+                    value = arguments[i]
+                    if value is missing:
+                        default = defaults[i]
+                        if default is None:
+                            value = undefined(
+                                f"parameter {arg_names[i]!r} was not provided", name=arg_names[i]
+                            )
+                        else:
+                            value = default(S)
+                    frame[arg_regs[i]] = value
+                pos = n_args
+                if caller_reg >= 0:
+                    frame[caller_reg] = arguments[pos]
+                    pos += 1
+                if kwargs_reg >= 0:
+                    frame[kwargs_reg] = arguments[pos]
+                    pos += 1
+                if varargs_reg >= 0:
+                    frame[varargs_reg] = arguments[pos]
+                return render(body, S)
+
+            return Macro(env, func, name, arg_names, kwargs_reg >= 0, varargs_reg >= 0,
+                         caller_reg >= 0, default_autoescape=autoescape)
+
+        return factory
+
+    def loop_factory(self) -> Callable[[list[Any]], Loop]:
+        undefined = self.undefined
+        return lambda items: Loop(items, undefined)
+
+
+__all__ = [
+    "Box", "Loop", "Markup", "Module", "Runtime", "markup_join", "nsset", "str_join", "unpack",
+]
