@@ -23,15 +23,20 @@ the fewest ops: remove, update, append, prepend, insert, reorder — or a full r
 that is smaller.  The key names of the wire format come from :mod:`lt_engine.wire`.
 """
 
-from cpython.dict cimport PyDict_GetItem
+from cpython.dict cimport PyDict_GetItem, PyDict_GetItemWithError
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 import json
 
 from jinja2 import Undefined
 from markupsafe import Markup, escape as _mk_escape
+
+cimport cython
+from libc.math cimport copysign
 
 from .wire import (
     KEY, ITEMS, META, ID_KEY, STATICS,
@@ -96,14 +101,17 @@ cdef class Entry:
 cdef class ExprDesc(Entry):
     cdef public object fn
     cdef public bint escape
+    cdef public Py_ssize_t same_as  # an earlier slot of the node with the same code, or -1
 
-    def __init__(self, Py_ssize_t index, fn, tuple masks, bint volatile, bint escape):
+    def __init__(self, Py_ssize_t index, fn, tuple masks, bint volatile, bint escape,
+                 Py_ssize_t same_as=-1):
         self.kind = K_EXPR
         self.index = index
         self.fn = fn
         self.masks = masks
         self.volatile = volatile
         self.escape = escape
+        self.same_as = same_as
 
 
 cdef class IfDesc(Entry):
@@ -124,6 +132,11 @@ cdef class LeafDesc:
     cdef public Py_ssize_t root
     cdef public tuple steps  # ((kind, key, fast), ...)
     cdef public int loop_attr
+    # the first step, unpacked: most leaves are one step from their root (``todo.title``)
+    cdef Py_ssize_t nsteps
+    cdef int kind0
+    cdef object key0
+    cdef bint fast0
 
     def __init__(self, Py_ssize_t root, tuple steps, loop_attr=None):
         self.root = root
@@ -131,6 +144,9 @@ cdef class LeafDesc:
             (kind, key, isinstance(key, str) and key not in DICT_ATTRS) for kind, key in steps
         )
         self.loop_attr = LOOP_ATTR_CODES[loop_attr] if loop_attr else 0
+        self.nsteps = len(steps)
+        if self.nsteps:
+            self.kind0, self.key0, self.fast0 = self.steps[0]
 
 
 cdef class ForDesc(Entry):
@@ -146,6 +162,7 @@ cdef class ForDesc(Entry):
     cdef public tuple body_outer
     cdef public Py_ssize_t key_slot
     cdef public object key_mask  # leaves (this level) the key slot depends on
+    cdef unsigned long long key_mask_c  # the same, as an item mask (see item_mask)
     cdef public tuple key_outer  # outer masks of the key slot
     cdef public Py_ssize_t level
     cdef public object loop_factory
@@ -186,6 +203,8 @@ cdef class ForDesc(Entry):
             for level_, mask in key_desc.masks:
                 if level_ == level:
                     self.key_mask = mask
+            self.key_mask_c = (self.key_mask & ((1 << 63) - 1)) | (
+                HIGH_BIT if self.key_mask >> 63 else 0)
             self.key_outer = tuple((lv, m) for lv, m in key_desc.masks if lv != level)
 
 
@@ -326,6 +345,9 @@ cdef inline bint same_leaf(object a, object b):
         return True
     if type(a) is not type(b):
         return False
+    if type(a) is float:
+        # 0.0 == -0.0, yet they print differently
+        return a == b and copysign(1.0, a) == copysign(1.0, b)
     return a == b
 
 
@@ -405,19 +427,102 @@ cdef object loop_leaf(int code, Py_ssize_t i, Py_ssize_t n):
     return 0
 
 
-cdef tuple read_leaves(tuple leaves, list frame, Py_ssize_t i, Py_ssize_t n, object env):
+cdef inline object read_leaf(LeafDesc leaf, object root, object env):
+    """The current value of a (non-loop) leaf, given the value of its root register."""
+    cdef PyObject* found
+    if leaf.nsteps == 0:
+        return leaf_value(root)
+    if leaf.nsteps == 1 and type(root) is dict and (leaf.fast0 or leaf.kind0 == 1):
+        found = PyDict_GetItemWithError(root, leaf.key0)
+        if found is not NULL:
+            return leaf_value(<object>found)
+        if leaf.fast0:
+            return _MISSING
+    return read_path(root, leaf.steps, env)
+
+
+cdef inline bint same_loop_leaf(int code, Py_ssize_t i, Py_ssize_t n, object old):
+    """Whether a loop position leaf still has value ``old``, without boxing a new int."""
+    if code == 5:
+        return old is (i == 0)
+    if code == 6:
+        return old is (i == n - 1)
+    if type(old) is not int:
+        return False
+    cdef Py_ssize_t want
+    if code == 1:
+        want = i + 1
+    elif code == 2:
+        want = i
+    elif code == 3:
+        want = n - i
+    elif code == 4:
+        want = n - i - 1
+    elif code == 7:
+        want = n
+    elif code == 8:
+        want = 1
+    else:
+        want = 0
+    return old == want
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef tuple read_leaves(tuple leaves, object it, Py_ssize_t target_reg, list frame,
+                       Py_ssize_t i, Py_ssize_t n, object env):
+    """All leaves of a scope instance; roots come from ``it`` (the loop item) or ``frame``."""
     cdef Py_ssize_t k, count = len(leaves)
     cdef LeafDesc leaf
-    cdef list out = [None] * count
+    cdef tuple out = PyTuple_New(count)
+    cdef object v
     for k in range(count):
         leaf = <LeafDesc>leaves[k]
         if leaf.loop_attr:
-            out[k] = loop_leaf(leaf.loop_attr, i, n)
-        elif leaf.steps:
-            out[k] = read_path(frame[leaf.root], leaf.steps, env)
+            v = loop_leaf(leaf.loop_attr, i, n)
+        elif leaf.root == target_reg:
+            v = read_leaf(leaf, it, env)
         else:
-            out[k] = leaf_value(frame[leaf.root])
-    return tuple(out)
+            v = read_leaf(leaf, frame[leaf.root], env)
+        Py_INCREF(v)
+        PyTuple_SET_ITEM(out, k, v)
+    return out
+
+
+# Bit 63 of an item mask stands for "some leaf from the 64th on changed".
+cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg, list frame,
+                                  Py_ssize_t i, Py_ssize_t n, tuple old, object env) except? 0:
+    """Bit mask of the leaves that no longer equal ``old``; allocates nothing when none changed."""
+    cdef Py_ssize_t k, count = len(leaves)
+    cdef LeafDesc leaf
+    cdef unsigned long long mask = 0
+    cdef object v
+    cdef bint same
+    for k in range(count):
+        leaf = <LeafDesc>leaves[k]
+        if leaf.loop_attr:
+            same = same_loop_leaf(leaf.loop_attr, i, n, old[k])
+        else:
+            if leaf.root == target_reg:
+                v = read_leaf(leaf, it, env)
+            else:
+                v = read_leaf(leaf, frame[leaf.root], env)
+            same = same_leaf(old[k], v)
+        if not same:
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+    return mask
+
+
+cdef object mask_object(unsigned long long mask):
+    """An item mask as the Python int the slot masks are tested against."""
+    if mask & HIGH_BIT:
+        return <object>(mask & ~HIGH_BIT) | (-1 << 63)
+    return mask
 
 
 cdef object diff_leaves(tuple old, tuple new):
@@ -562,7 +667,10 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
         elif e.kind == K_EFFECT:
             (<EffectDesc>e).fn(S)
         elif e.kind == K_EXPR:
-            vals[e.index] = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
+            if (<ExprDesc>e).same_as >= 0:
+                vals[e.index] = vals[(<ExprDesc>e).same_as]
+            else:
+                vals[e.index] = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
         elif e.kind == K_IF:
             b = choose(<IfDesc>e, S)
             vals[e.index] = render_state((<IfDesc>e).branches[b], S, None) if b >= 0 else ""
@@ -576,6 +684,8 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
     return st
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef RangeState render_range(ForDesc d, list S):
     cdef list items = collect(d, S)
     cdef Py_ssize_t i, n = len(items)
@@ -593,7 +703,7 @@ cdef RangeState render_range(ForDesc d, list S):
         try:
             st = ItemState()
             render_state(d.body, S, st)
-            st.leaves = read_leaves(d.leaves, frame, i, n, env)
+            st.leaves = read_leaves(d.leaves, items[i], d.target_reg, frame, i, n, env)
         finally:
             S.pop()
         states[i] = st
@@ -740,7 +850,10 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
         old = vals[i]
         if e.kind == K_EXPR:
             if e.volatile or affected(e.masks, CH):
-                new = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
+                if (<ExprDesc>e).same_as >= 0:
+                    new = vals[(<ExprDesc>e).same_as]
+                else:
+                    new = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
                 if new != old:
                     vals[i] = new
                     if changes is None:
@@ -804,6 +917,8 @@ cdef object eval_key(ForDesc d, list S):
     return to_out(kd.fn(S), kd.escape)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
 cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
@@ -814,33 +929,48 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     cdef bint key_outer_dirty = affected(d.key_outer, CH)
     cdef bint shifted = False  # some kept item is no longer at its old position
     cdef list states = [None] * n
-    cdef dict pending = {}  # id(state) -> change, for kept items updated in place
+    cdef list updated = []  # (state, change) of kept items updated in place, in new order
     cdef list fresh = []  # indices of items rendered anew
     cdef list frame
     cdef tuple leaves
     cdef ItemState o, st
-    cdef object ch, sub, k
+    cdef unsigned long long ch = 0
+    cdef object sub, k
     cdef dict by_key
     token = object()  # marks old states already claimed by a new position in this update
+    cdef bint marking = False  # marks are needed only once an item is looked up by key
+    cdef Py_ssize_t j
     loop = make_loop(d, items)
     env = S[0][0].env
+    cdef bint need_frame = d.target_reg < 0
+    frame = None
     for i in range(n):
         it = items[i]
+        if need_frame:
+            frame = new_frame(d, it, None)
+        o = None
+        if i < m:
+            o = <ItemState>old[i]
+            if marking and o.mark is token:
+                o = None
+            else:
+                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.leaves, env)
+                if not ch and not outer_dirty:
+                    if marking:
+                        o.mark = token
+                    states[i] = o
+                    continue
+                if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
+                    o = None  # its key may have changed: find the item by key below
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
-        leaves = read_leaves(d.leaves, frame, i, n, env)
-        o = None
-        if i < m and (<ItemState>old[i]).mark is not token:
-            o = <ItemState>old[i]
-            ch = diff_leaves(o.leaves, leaves)
-            if not ch and not outer_dirty:
-                o.mark = token
-                states[i] = o
-                continue
-            if d.key_slot < 0 or (ch & d.key_mask) or key_outer_dirty:
-                o = None  # its key may have changed: find the item by key below
         if o is None and d.key_slot >= 0:
+            if not marking:
+                # From here on, positions may claim any old state: mark those claimed so far.
+                marking = True
+                for j in range(i):
+                    (<ItemState>states[j]).mark = token
             S.append(frame)
             try:
                 k = eval_key(d, S)
@@ -854,20 +984,21 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
             if o is not None and (o.mark is token or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
-                ch = diff_leaves(o.leaves, leaves)
+                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.leaves, env)
                 if i >= m or old[i] is not o:
                     shifted = True
         if o is not None:
-            o.mark = token
+            if marking:
+                o.mark = token
             if ch or outer_dirty:
-                o.leaves = leaves
+                o.leaves = read_leaves(d.leaves, it, d.target_reg, frame, i, n, env)
                 S.append(frame)
                 try:
-                    sub = update_item(d, o, S, CH, -1 if d.sequential else ch)
+                    sub = update_item(d, o, S, CH, -1 if d.sequential else mask_object(ch))
                 finally:
                     S.pop()
                 if sub is not None:
-                    pending[id(o)] = sub
+                    updated.append((o, sub))
             states[i] = o
             continue
         st = ItemState()
@@ -876,20 +1007,18 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
             render_state(d.body, S, st)
         finally:
             S.pop()
-        st.leaves = leaves
+        st.leaves = read_leaves(d.leaves, it, d.target_reg, frame, i, n, env)
         states[i] = st
         fresh.append(i)
     rs.items = states
     cdef list ops
     if not fresh and not shifted and n == m:
-        if not pending:
+        if not updated:
             return None
-        return [[OP_UPDATE, (<ItemState>x).key, pending[id(x)]]
-                for x in states if id(x) in pending]
+        return [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
     if not shifted and (not fresh or fresh[0] >= m):
         # Only the tail changed: append the new items or drop the missing ones.
-        ops = [[OP_UPDATE, (<ItemState>x).key, pending[id(x)]]
-               for x in states if id(x) in pending]
+        ops = [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
         for x in old[n:]:
             ops.append([OP_REMOVE, (<ItemState>x).key])
             if rs.by_key is not None:
@@ -902,6 +1031,7 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
             ops.append([OP_APPEND, [item_tree(<ItemState>states[i]) for i in fresh]])
             rs.by_key = by_key
         return ops or None
+    cdef dict pending = {id(x): sub for x, sub in updated}
     return rekey_and_diff(d, rs, old, states, pending, fresh, token)
 
 
@@ -913,9 +1043,11 @@ cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict
     cdef ItemState st, prev
     cdef Py_ssize_t i
     cdef dict taken = {}
-    for x in states:
-        st = <ItemState>x
-        if st.mark is token:
+    cdef set fresh_set = set(fresh)
+    for i in range(len(states)):
+        if i not in fresh_set:
+            st = <ItemState>states[i]
+            st.mark = token
             taken[st.key] = st
     for x in old:
         old_by_key[(<ItemState>x).key] = x
@@ -1107,7 +1239,7 @@ cdef class Mount:
         cdef list frame = template.top_frame(data)
         cdef list S = [frame]
         self.state = render_state(template.root, S, None)
-        self.leaves = read_leaves(template.leaves, frame, 0, 1, frame[0].env)
+        self.leaves = read_leaves(template.leaves, None, -1, frame, 0, 1, frame[0].env)
 
     @property
     def tree(self):
@@ -1132,10 +1264,10 @@ cdef class Mount:
         cdef tuple new_leaves
         cdef Py_ssize_t k
         if changed is None:
-            new_leaves = read_leaves(t.leaves, frame, 0, 1, frame[0].env)
+            new_leaves = read_leaves(t.leaves, None, -1, frame, 0, 1, frame[0].env)
         else:
             changed = changed if isinstance(changed, (set, frozenset, dict)) else set(changed)
-            fresh = read_leaves(t.leaves, frame, 0, 1, frame[0].env)
+            fresh = read_leaves(t.leaves, None, -1, frame, 0, 1, frame[0].env)
             new_leaves = tuple(
                 fresh[k] if t.leaf_names[k] in changed else self.leaves[k]
                 for k in range(len(fresh))

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from jinja2 import nodes
+from jinja2.nodes import EvalContext
+from jinja2.optimizer import Optimizer
+from jinja2.utils import _PassArg
 from markupsafe import escape
 
 from .errors import CompileError
-from .expressions import SIMPLE_CONSTS, ExprCompiler
+from .expressions import ExprCompiler
 from .ir import (
     Bind,
     Deps,
@@ -71,6 +74,7 @@ class Compiler:
         self.scopes = Scopes()
         self.exprs = ExprCompiler(self)
         self.autoescape = True
+        self.explicit_autoescape: bool | None = None  # inside {% autoescape %}: its value
         self.sandboxed = bool(getattr(jenv, "sandboxed", False))
         self.needs_context = False
         self.builtin_filters = BUILTIN_FILTERS
@@ -92,6 +96,23 @@ class Compiler:
         lineno = getattr(node, "lineno", 0) or 0
         name, filename = self.current
         return CompileError(message, lineno, name, filename)
+
+    def eval_ctx_code(self) -> str:
+        """The eval context callees get: jinja2's is dynamic, set by enclosing autoescape blocks."""
+        if self.explicit_autoescape is None:
+            return "R.current_ec"
+        return "EC" if self.explicit_autoescape else "ECN"
+
+    def eval_context(self) -> EvalContext:
+        ctx = EvalContext(self.env, self.current[0])
+        ctx.autoescape = self.autoescape
+        return ctx
+
+    def optimize(self, node: nodes.Expr) -> nodes.Expr:
+        """Constant-fold as jinja2's code generator does: its folding changes some results."""
+        if not self.env.optimized:
+            return node
+        return Optimizer(self.env).visit(node, self.eval_context())
 
     def const(self, value: Any) -> str:
         self.consts.append(value)
@@ -216,13 +237,10 @@ class Compiler:
         for child in node.nodes:
             if isinstance(child, nodes.TemplateData):
                 self.builder.text(child.data)
-            elif (
-                isinstance(child, nodes.Const)
-                and isinstance(child.value, SIMPLE_CONSTS)
-                and self.env.finalize is None
-            ):
-                value = escape(child.value) if self.autoescape else child.value
-                self.builder.text(str(value))
+                continue
+            text = self.const_output(child)
+            if text is not None:
+                self.builder.text(text)
             elif (
                 isinstance(child, nodes.Call)
                 and isinstance(child.node, nodes.Name)
@@ -234,6 +252,25 @@ class Compiler:
                 code, deps = self.expr(child)
                 code = self.finalize(code, deps)
                 self.builder.slot(ExprSlot(code, deps, self.autoescape))
+
+    def const_output(self, child: nodes.Expr) -> str | None:
+        """The text of an output expression jinja2 folds at compile time, else None."""
+        finalize = self.env.finalize
+        if finalize is not None and _PassArg.from_obj(finalize) in (
+            _PassArg.context, _PassArg.eval_context
+        ):
+            return None
+        try:
+            value = child.as_const(self.eval_context())
+            if self.autoescape:
+                value = escape(value)
+            if finalize is None:
+                return str(value)
+            if _PassArg.from_obj(finalize) is _PassArg.environment:
+                return str(finalize(self.env, value))
+            return str(finalize(value))
+        except Exception:
+            return None
 
     def finalize(self, code: str, deps: Deps) -> str:
         finalize = self.env.finalize
@@ -393,13 +430,13 @@ class Compiler:
 
     def stmt_AssignBlock(self, node: nodes.AssignBlock) -> None:
         code, deps = self.render_node(node.body)
-        value = f"Markup({code})" if self.autoescape else code
+        # jinja2 marks the captured string safe by the (dynamic) eval context
+        ec = self.eval_ctx_code()
         if node.filter is not None:
-            self.filter_block_value = value
+            self.filter_block_value = f"Markup({code})" if self.autoescape else code
             code, fdeps = self.expr(node.filter)
             deps.add(fdeps)
-            value = f"Markup({code})" if self.autoescape else code
-        self.assign(node.target, value, deps, node)
+        self.assign(node.target, f"markif({ec}, {code})", deps, node)
 
     def stmt_FilterBlock(self, node: nodes.FilterBlock) -> None:
         code, deps = self.render_node(node.body)
@@ -426,12 +463,12 @@ class Compiler:
             self.scopes.pop()
 
     def stmt_ScopedEvalContextModifier(self, node: nodes.ScopedEvalContextModifier) -> None:
-        previous = self.autoescape
+        previous = self.autoescape, self.explicit_autoescape
         self.eval_modifier(node)
         try:
             self.stmt_Scope(node)  # type: ignore[arg-type]
         finally:
-            self.autoescape = previous
+            self.autoescape, self.explicit_autoescape = previous
 
     def stmt_EvalContextModifier(self, node: nodes.EvalContextModifier) -> None:
         self.eval_modifier(node)
@@ -442,7 +479,7 @@ class Compiler:
                 raise self.error(node, f"eval context option {keyword.key!r} is not supported")
             if not isinstance(keyword.value, nodes.Const):
                 raise self.error(node, "{% autoescape %} needs a constant true or false")
-            self.autoescape = bool(keyword.value.value)
+            self.autoescape = self.explicit_autoescape = bool(keyword.value.value)
 
     # -- macros
 
@@ -557,6 +594,9 @@ class Compiler:
         previous_blocks, self.blocks = self.blocks, {}
         previous = self.current
         self.current = (name, filename)
+        # An included template is compiled on its own, and renders in a fresh context.
+        escaping = self.autoescape, self.explicit_autoescape
+        self.autoescape, self.explicit_autoescape = True, True
         self.scopes.push_layer(barrier=None if node.with_context else "globals")
         self.leaked.append({})
         try:
@@ -566,12 +606,15 @@ class Compiler:
             self.scopes.pop()
             self.current = previous
             self.blocks = previous_blocks
+            self.autoescape, self.explicit_autoescape = escaping
 
     def imported_macros(self, node: nodes.Import | nodes.FromImport) -> dict[str, tuple[str, Deps]]:
         template = self.template_names(node)[0]
         ast, name, filename = self.load(template, node)
         previous = self.current
         self.current = (name, filename)
+        escaping = self.autoescape, self.explicit_autoescape
+        self.autoescape, self.explicit_autoescape = True, None
         self.scopes.push_layer(barrier=None if node.with_context else "globals")
         found: dict[str, tuple[str, Deps]] = {}
         try:
@@ -586,6 +629,7 @@ class Compiler:
         finally:
             self.scopes.pop()
             self.current = previous
+            self.autoescape, self.explicit_autoescape = escaping
         return found
 
     def stmt_FromImport(self, node: nodes.FromImport) -> None:

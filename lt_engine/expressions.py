@@ -52,7 +52,7 @@ class ExprCompiler:
 
     def compile(self, node: nodes.Expr) -> tuple[str, Deps]:
         deps = Deps()
-        return self.visit(node, deps), deps
+        return self.visit(self.c.optimize(node), deps), deps
 
     def visit(self, node: nodes.Node, deps: Deps) -> str:
         method = getattr(self, "visit_" + type(node).__name__, None)
@@ -134,7 +134,7 @@ class ExprCompiler:
 
     def visit_Const(self, node: nodes.Const, deps: Deps) -> str:
         value = node.value
-        if isinstance(value, SIMPLE_CONSTS) and not isinstance(value, float):
+        if type(value) in (str, int, bool, type(None)):
             return repr(value)
         return self.c.const(value)
 
@@ -230,7 +230,7 @@ class ExprCompiler:
                 deps.volatile = True  # it may read any variable of the context
             return "CTX(S), "
         if pass_arg is _PassArg.eval_context:
-            return "EC, " if self.c.autoescape else "ECN, "
+            return self.c.eval_ctx_code() + ", "
         if pass_arg is _PassArg.environment:
             return "ENV, "
         return ""
@@ -297,8 +297,10 @@ class ExprCompiler:
         sig = self._signature(node, deps)
         if self.c.sandboxed:
             return f"ENV.call(CTX(S), {func}{', ' + sig if sig else ''})"
-        helper = "call" if self.c.autoescape else "calln"
-        return f"{helper}(S, {func}{', ' + sig if sig else ''})"
+        if self.c.explicit_autoescape is None:
+            return f"call(S, {func}{', ' + sig if sig else ''})"
+        # inside {% autoescape %}, callees see that eval context (jinja2's is dynamic)
+        return f"callf(S, {self.c.eval_ctx_code()}, {func}{', ' + sig if sig else ''})"
 
     def visit_Keyword(self, node: nodes.Keyword, deps: Deps) -> str:  # pragma: no cover
         return f"{node.key}={self.visit(node.value, deps)}"

@@ -144,6 +144,8 @@ class Runtime:
         self.eval_ctx.autoescape = True
         self.eval_ctx_noescape = EvalContext(env, name)
         self.eval_ctx_noescape.autoescape = False
+        # jinja2's context.eval_ctx: set by {% autoescape %} blocks for everything they call
+        self.current_ec = self.eval_ctx
         self.ga, self.gad, self.gi = _core.make_accessors(env)
         self.globals = env.globals
 
@@ -180,7 +182,7 @@ class Runtime:
         if pass_arg is _PassArg.context:
             args = (S[0][0].context(), *args)
         elif pass_arg is _PassArg.eval_context:
-            args = (self.eval_ctx, *args)
+            args = (self.current_ec, *args)
         elif pass_arg is _PassArg.environment:
             args = (self.env, *args)
         try:
@@ -190,11 +192,16 @@ class Runtime:
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
-    def call_noescape(self, S: list[list[Any]], obj: Any, *args: Any, **kwargs: Any) -> Any:
-        """``call`` inside ``{% autoescape false %}``: macros see that eval context."""
-        if getattr(obj, "jinja_pass_arg", None) is _PassArg.eval_context or isinstance(obj, Macro):
-            return obj(self.eval_ctx_noescape, *args, **kwargs)
-        return self.call(S, obj, *args, **kwargs)
+    def call_forced(self, S: list[list[Any]], eval_ctx: EvalContext, obj: Any, *args: Any,
+                    **kwargs: Any) -> Any:
+        """``call`` inside an ``{% autoescape %}`` block: the callee runs in its eval context."""
+        previous = self.current_ec
+        self.current_ec = eval_ctx
+        try:
+            return self.call(S, obj, *args, **kwargs)
+        finally:
+            self.current_ec = previous
+
 
     # -- macros
 
@@ -245,6 +252,12 @@ class Runtime:
         return lambda items: Loop(items, undefined)
 
 
+def markif(eval_ctx: EvalContext, value: Any) -> Any:
+    """What ``{% set x %}…{% endset %}`` stores: Markup when the eval context autoescapes."""
+    return Markup(value) if eval_ctx.autoescape else value
+
+
 __all__ = [
-    "Box", "Loop", "Markup", "Module", "Runtime", "markup_join", "nsset", "str_join", "unpack",
+    "Box", "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "nsset", "str_join",
+    "unpack",
 ]
