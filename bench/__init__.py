@@ -1,0 +1,1 @@
+"""Benchmarks of the LiveTemplate engine against Jinja2 full re-rendering (see bench/README.md)."""

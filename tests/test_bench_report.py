@@ -1,0 +1,27 @@
+"""The benchmark report runs end to end (tiny mode): every workload, both update modes, the
+correctness checks against Jinja2, the memory line and the targets.  No timing assertions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_report_quick_mode_runs_and_prints_the_table() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "| workload " in out and "jinja2 re-render µs" in out and "size ratio" in out
+    for label in ("W1 counter", "W2 todo-1k", "W3 table-10k", "W4 append"):
+        assert f"| {label}" in out
+    assert "memory: mounted page holds" in out
+    assert "targets:" in out
