@@ -27,7 +27,7 @@ from cpython.dict cimport PyDict_GetItem, PyDict_GetItemWithError
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
-from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 import json
@@ -167,6 +167,7 @@ cdef class ForDesc(Entry):
     cdef public Py_ssize_t level
     cdef public object loop_factory
     cdef public tuple key_prefix  # bindings the key slot may read, run before it
+    cdef public bint by_identity  # the body reads only the item itself (and loop positions)
 
     def __init__(self, Py_ssize_t index, Py_ssize_t level, iter_fn, target_fn,
                  Py_ssize_t target_reg, filter_fn, Py_ssize_t frame_size, Py_ssize_t loop_reg,
@@ -198,6 +199,12 @@ cdef class ForDesc(Entry):
             elif entry.kind <= K_ELSE and entry.index == key_slot:
                 break
         self.key_prefix = tuple(prefix)
+        self.by_identity = (
+            target_reg >= 0 and filter_fn is None and not sequential and bool(leaves)
+            and all((<LeafDesc>leaf).loop_attr or ((<LeafDesc>leaf).root == target_reg
+                                                   and (<LeafDesc>leaf).nsteps == 0)
+                    for leaf in leaves)
+        )
         if key_slot >= 0:
             key_desc = body.slots[key_slot]
             for level_, mask in key_desc.masks:
@@ -318,6 +325,7 @@ cdef class ItemState(NodeState):
 cdef class RangeState:
     cdef public list items
     cdef public dict by_key  # key -> ItemState, built when an update first needs it
+    cdef public list snap  # for by-identity ranges: each item, or UNSTABLE when mutable
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,22 +505,34 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 @cython.wraparound(False)
 cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg, list frame,
                                   Py_ssize_t i, Py_ssize_t n, tuple old, object env) except? 0:
-    """Bit mask of the leaves that no longer equal ``old``; allocates nothing when none changed."""
+    """Bit mask of the leaves that no longer equal ``old``; allocates nothing when none changed.
+
+    The common case is decided by identity: an old leaf is never a mutable object (those are
+    stored as UNSTABLE), so finding the very same object again means the leaf is unchanged.
+    """
     cdef Py_ssize_t k, count = len(leaves)
     cdef LeafDesc leaf
     cdef unsigned long long mask = 0
-    cdef object v
+    cdef object v, root
+    cdef PyObject* old_k
+    cdef PyObject* found
     cdef bint same
     for k in range(count):
-        leaf = <LeafDesc>leaves[k]
+        leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
+        old_k = PyTuple_GET_ITEM(old, k)
         if leaf.loop_attr:
-            same = same_loop_leaf(leaf.loop_attr, i, n, old[k])
+            same = same_loop_leaf(leaf.loop_attr, i, n, <object>old_k)
         else:
-            if leaf.root == target_reg:
-                v = read_leaf(leaf, it, env)
-            else:
-                v = read_leaf(leaf, frame[leaf.root], env)
-            same = same_leaf(old[k], v)
+            root = it if leaf.root == target_reg else frame[leaf.root]
+            if leaf.nsteps == 0:
+                if <PyObject*>root == old_k:
+                    continue
+            elif leaf.nsteps == 1 and leaf.fast0 and type(root) is dict:
+                found = PyDict_GetItemWithError(root, leaf.key0)
+                if found == old_k:
+                    continue
+            v = read_leaf(leaf, root, env)
+            same = same_leaf(<object>old_k, v)
         if not same:
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
     return mask
@@ -709,7 +729,18 @@ cdef RangeState render_range(ForDesc d, list S):
         states[i] = st
     rs.items = states
     assign_keys(d, states, None)
+    if d.by_identity:
+        rs.snap = make_snap(items)
     return rs
+
+
+cdef list make_snap(list items):
+    cdef list snap = list(items)
+    cdef Py_ssize_t i
+    for i in range(len(snap)):
+        if not is_stable_type(snap[i]):
+            snap[i] = _UNSTABLE
+    return snap
 
 
 # ---------------------------------------------------------------------------------------------
@@ -917,12 +948,75 @@ cdef object eval_key(ForDesc d, list S):
     return to_out(kd.fn(S), kd.escape)
 
 
-@cython.boundscheck(False)
-@cython.wraparound(False)
 cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
     cdef list items = collect(d, S)
+    cdef object result
+    if d.by_identity and rs.snap is not None and not d.body.volatile:
+        result = update_by_identity(d, rs, items, S, CH)
+        if result is not _UNSTABLE:
+            return result
+    result = update_items(d, rs, items, S, CH)
+    if d.by_identity:
+        rs.snap = make_snap(items)
+    return result
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, list CH):
+    """Fast path for ranges whose body reads only the item (a grid of numbers): compare the
+    items with the last ones by identity, and update just the positions that differ.  Returns
+    UNSTABLE when the general path is needed (length or keys changed, outer values changed)."""
+    cdef list snap = rs.snap
+    cdef list old = rs.items
+    cdef Py_ssize_t i, n = len(items)
+    if n != len(snap) or affected(d.body_outer, CH):
+        return _UNSTABLE
+    cdef list dirty = []
+    for i in range(n):
+        if PyList_GET_ITEM(items, i) != PyList_GET_ITEM(snap, i):
+            dirty.append(i)
+    if not dirty:
+        return None
+    env = S[0][0].env
+    cdef list masks = []
+    cdef unsigned long long ch
+    cdef ItemState o
+    for i in dirty:
+        o = <ItemState>old[i]
+        ch = item_mask(d.leaves, items[i], d.target_reg, None, i, n, o.leaves, env)
+        if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
+            return _UNSTABLE  # the key changes: match by key in the general path
+        masks.append(ch)
+    cdef list ops = []
+    loop = make_loop(d, items)
+    cdef Py_ssize_t j
+    for j in range(len(dirty)):
+        i = dirty[j]
+        it = items[i]
+        snap[i] = it if is_stable_type(it) else _UNSTABLE
+        ch = masks[j]
+        if not ch:
+            continue
+        o = <ItemState>old[i]
+        o.leaves = read_leaves(d.leaves, it, d.target_reg, None, i, n, env)
+        if loop is not None:
+            loop.index0 = i
+        S.append(new_frame(d, it, loop))
+        try:
+            sub = update_item(d, o, S, CH, mask_object(ch))
+        finally:
+            S.pop()
+        if sub is not None:
+            ops.append([OP_UPDATE, o.key, sub])
+    return ops or None
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     cdef list old = rs.items
     cdef Py_ssize_t i, n = len(items), m = len(old)
     cdef bint outer_dirty = d.sequential or d.body.volatile or affected(d.body_outer, CH)
