@@ -310,18 +310,23 @@ cdef class TemplateDesc:
 # State
 
 
+# State objects hold no references back up the tree, so they can never be part of a cycle:
+# keeping them out of the cyclic GC saves memory and collection time on big pages.
+@cython.no_gc
 cdef class NodeState:
     cdef public NodeDesc desc
     cdef public list vals
 
 
+@cython.no_gc
 cdef class ItemState(NodeState):
     cdef public object key
     cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
-    cdef public tuple leaves
+    # vals holds the slot values, then the item's leaves (one list per item keeps pages small)
     cdef public object mark  # the update that claimed this state for a position
 
 
+@cython.no_gc
 cdef class RangeState:
     cdef public list items
     cdef public dict by_key  # key -> ItemState, built when an update first needs it
@@ -504,7 +509,8 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg, list frame,
-                                  Py_ssize_t i, Py_ssize_t n, tuple old, object env) except? 0:
+                                  Py_ssize_t i, Py_ssize_t n, list old, Py_ssize_t off,
+                                  object env) except? 0:
     """Bit mask of the leaves that no longer equal ``old``; allocates nothing when none changed.
 
     The common case is decided by identity: an old leaf is never a mutable object (those are
@@ -519,7 +525,7 @@ cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg
     cdef bint same
     for k in range(count):
         leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
-        old_k = PyTuple_GET_ITEM(old, k)
+        old_k = PyList_GET_ITEM(old, off + k)
         if leaf.loop_attr:
             same = same_loop_leaf(leaf.loop_attr, i, n, <object>old_k)
         else:
@@ -543,6 +549,24 @@ cdef object mask_object(unsigned long long mask):
     if mask & HIGH_BIT:
         return <object>(mask & ~HIGH_BIT) | (-1 << 63)
     return mask
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void store_leaves(tuple leaves, object it, Py_ssize_t target_reg, list frame,
+                       Py_ssize_t i, Py_ssize_t n, object env, list vals,
+                       Py_ssize_t off) except *:
+    """Write an item's leaves into ``vals[off:]``."""
+    cdef Py_ssize_t k
+    cdef LeafDesc leaf
+    for k in range(len(leaves)):
+        leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
+        if leaf.loop_attr:
+            vals[off + k] = loop_leaf(leaf.loop_attr, i, n)
+        elif leaf.root == target_reg:
+            vals[off + k] = read_leaf(leaf, it, env)
+        else:
+            vals[off + k] = read_leaf(leaf, frame[leaf.root], env)
 
 
 cdef object diff_leaves(tuple old, tuple new):
@@ -672,11 +696,11 @@ def render_node_html(NodeDesc d, list S):
 # Mount: render keeping state
 
 
-cdef NodeState render_state(NodeDesc d, list S, NodeState st):
+cdef NodeState render_state(NodeDesc d, list S, NodeState st, Py_ssize_t extra=0):
     if st is None:
         st = NodeState()
     st.desc = d
-    cdef list vals = [None] * d.nslots
+    cdef list vals = [None] * (d.nslots + extra)
     st.vals = vals
     cdef Entry e
     cdef Py_ssize_t b
@@ -722,8 +746,9 @@ cdef RangeState render_range(ForDesc d, list S):
         S.append(frame)
         try:
             st = ItemState()
-            render_state(d.body, S, st)
-            st.leaves = read_leaves(d.leaves, items[i], d.target_reg, frame, i, n, env)
+            render_state(d.body, S, st, len(d.leaves))
+            store_leaves(d.leaves, items[i], d.target_reg, frame, i, n, env, st.vals,
+                         d.body.nslots)
         finally:
             S.pop()
         states[i] = st
@@ -754,14 +779,16 @@ cdef unsigned long long fnv_str(unsigned long long h, str s):
     return h
 
 
-cdef unsigned long long fnv_vals(unsigned long long h, list vals):
-    for v in vals:
+cdef unsigned long long fnv_vals(unsigned long long h, list vals, Py_ssize_t count):
+    cdef Py_ssize_t i
+    for i in range(count):
+        v = vals[i]
         h = (h ^ 31ULL) * 1099511628211ULL
         if type(v) is str:
             h = fnv_str(h, <str>v)
         elif isinstance(v, NodeState):
             h = (h ^ <unsigned long long>hash((<NodeState>v).desc.id)) * 1099511628211ULL
-            h = fnv_vals(h, (<NodeState>v).vals)
+            h = fnv_vals(h, (<NodeState>v).vals, (<NodeState>v).desc.nslots)
         elif isinstance(v, RangeState):
             for it in (<RangeState>v).items:
                 h = fnv_str(h, str((<ItemState>it).key))
@@ -769,7 +796,7 @@ cdef unsigned long long fnv_vals(unsigned long long h, list vals):
 
 
 cdef str content_key(ItemState st):
-    cdef unsigned long long h = fnv_vals(14695981039346656037ULL, st.vals)
+    cdef unsigned long long h = fnv_vals(14695981039346656037ULL, st.vals, st.desc.nslots)
     return format(h & 0xFFFFFFFFFF, "x")
 
 
@@ -809,7 +836,7 @@ cdef dict node_tree(NodeState st):
     cdef dict out = {STATICS: st.desc.statics_list}
     cdef Py_ssize_t i
     cdef list vals = st.vals
-    for i in range(len(vals)):
+    for i in range(st.desc.nslots):
         out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
     return out
 
@@ -826,7 +853,7 @@ cdef dict item_tree(ItemState st):
     cdef dict out = {}
     cdef Py_ssize_t i
     cdef list vals = st.vals
-    for i in range(len(vals)):
+    for i in range(st.desc.nslots):
         out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
     if st.explicit:
         out[KEY] = st.key
@@ -845,7 +872,7 @@ cdef void state_html(NodeState st, list parts) except *:
     cdef list vals = st.vals
     cdef Py_ssize_t i
     parts.append(statics[0])
-    for i in range(len(vals)):
+    for i in range(st.desc.nslots):
         v = vals[i]
         if type(v) is str:
             parts.append(v)
@@ -986,7 +1013,8 @@ cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, lis
     cdef ItemState o
     for i in dirty:
         o = <ItemState>old[i]
-        ch = item_mask(d.leaves, items[i], d.target_reg, None, i, n, o.leaves, env)
+        ch = item_mask(d.leaves, items[i], d.target_reg, None, i, n, o.vals, d.body.nslots,
+                       env)
         if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
             return _UNSTABLE  # the key changes: match by key in the general path
         masks.append(ch)
@@ -1001,7 +1029,7 @@ cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, lis
         if not ch:
             continue
         o = <ItemState>old[i]
-        o.leaves = read_leaves(d.leaves, it, d.target_reg, None, i, n, env)
+        store_leaves(d.leaves, it, d.target_reg, None, i, n, env, o.vals, d.body.nslots)
         if loop is not None:
             loop.index0 = i
         S.append(new_frame(d, it, loop))
@@ -1048,7 +1076,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if marking and o.mark is token:
                 o = None
             else:
-                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.leaves, env)
+                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.vals, d.body.nslots, env)
                 if not ch and not outer_dirty:
                     if marking:
                         o.mark = token
@@ -1078,14 +1106,15 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o is not None and (o.mark is token or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
-                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.leaves, env)
+                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.vals, d.body.nslots, env)
                 if i >= m or old[i] is not o:
                     shifted = True
         if o is not None:
             if marking:
                 o.mark = token
             if ch or outer_dirty:
-                o.leaves = read_leaves(d.leaves, it, d.target_reg, frame, i, n, env)
+                store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, o.vals,
+                             d.body.nslots)
                 S.append(frame)
                 try:
                     sub = update_item(d, o, S, CH, -1 if d.sequential else mask_object(ch))
@@ -1098,10 +1127,10 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         st = ItemState()
         S.append(frame)
         try:
-            render_state(d.body, S, st)
+            render_state(d.body, S, st, len(d.leaves))
         finally:
             S.pop()
-        st.leaves = read_leaves(d.leaves, it, d.target_reg, frame, i, n, env)
+        store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, st.vals, d.body.nslots)
         states[i] = st
         fresh.append(i)
     rs.items = states
@@ -1167,7 +1196,7 @@ cdef object diff_vals(NodeDesc d, list old, list new):
     cdef dict changes = None
     cdef Py_ssize_t i
     cdef object a, b, sub
-    for i in range(len(new)):
+    for i in range(d.nslots):
         a = old[i]
         b = new[i]
         if a is b:
