@@ -25,6 +25,7 @@ that is smaller.  The key names of the wire format come from :mod:`lt_engine.wir
 
 from cpython.dict cimport PyDict_GetItem, PyDict_GetItemWithError
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -42,6 +43,12 @@ from .wire import (
     KEY, ITEMS, META, ID_KEY, STATICS,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
 )
+
+cdef enum:
+    LEAF_OTHER = 0
+    LEAF_ITEM = 1  # the loop item itself
+    LEAF_DICT_KEY = 2  # item.key / item["key"] where key is no dict attribute
+    LEAF_LOOP = 3  # loop.index and friends
 
 cdef int K_EXPR = 0
 cdef int K_IF = 1
@@ -168,6 +175,11 @@ cdef class ForDesc(Entry):
     cdef public object loop_factory
     cdef public tuple key_prefix  # bindings the key slot may read, run before it
     cdef public bint by_identity  # the body reads only the item itself (and loop positions)
+    # The leaves as C arrays for the per-item scan: LEAF_* code, and the dict key or loop attr.
+    cdef int* lcode
+    cdef PyObject** lkey
+    cdef int* lattr
+    cdef Py_ssize_t nleaves
 
     def __init__(self, Py_ssize_t index, Py_ssize_t level, iter_fn, target_fn,
                  Py_ssize_t target_reg, filter_fn, Py_ssize_t frame_size, Py_ssize_t loop_reg,
@@ -199,6 +211,27 @@ cdef class ForDesc(Entry):
             elif entry.kind <= K_ELSE and entry.index == key_slot:
                 break
         self.key_prefix = tuple(prefix)
+        self.nleaves = len(leaves)
+        self.lcode = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
+        self.lattr = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
+        self.lkey = <PyObject**>PyMem_Malloc(max(self.nleaves, 1) * sizeof(PyObject*))
+        if not self.lcode or not self.lattr or not self.lkey:
+            raise MemoryError()
+        cdef LeafDesc leaf
+        cdef Py_ssize_t k
+        for k in range(self.nleaves):
+            leaf = <LeafDesc>leaves[k]
+            self.lattr[k] = leaf.loop_attr
+            self.lkey[k] = NULL
+            if leaf.loop_attr:
+                self.lcode[k] = LEAF_LOOP
+            elif leaf.root == target_reg and leaf.nsteps == 0:
+                self.lcode[k] = LEAF_ITEM
+            elif leaf.root == target_reg and leaf.nsteps == 1 and leaf.fast0:
+                self.lcode[k] = LEAF_DICT_KEY
+                self.lkey[k] = <PyObject*>leaf.key0  # kept alive by self.leaves
+            else:
+                self.lcode[k] = LEAF_OTHER
         self.by_identity = (
             target_reg >= 0 and filter_fn is None and not sequential and bool(leaves)
             and all((<LeafDesc>leaf).loop_attr or ((<LeafDesc>leaf).root == target_reg
@@ -213,6 +246,12 @@ cdef class ForDesc(Entry):
             self.key_mask_c = (self.key_mask & ((1 << 63) - 1)) | (
                 HIGH_BIT if self.key_mask >> 63 else 0)
             self.key_outer = tuple((lv, m) for lv, m in key_desc.masks if lv != level)
+
+
+    def __dealloc__(self):
+        PyMem_Free(self.lcode)
+        PyMem_Free(self.lattr)
+        PyMem_Free(self.lkey)
 
 
 cdef class ElseDesc(Entry):
@@ -542,6 +581,44 @@ cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg
         if not same:
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
     return mask
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline unsigned long long item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i,
+                                              Py_ssize_t n, list old, object env) except? 0:
+    """``item_mask`` over the loop's C leaf table: the per-item scan of every update."""
+    cdef Py_ssize_t k, off = d.body.nslots
+    cdef unsigned long long mask = 0
+    cdef PyObject* old_k
+    cdef PyObject* found
+    cdef int code
+    cdef bint plain_dict = type(it) is dict
+    for k in range(d.nleaves):
+        old_k = PyList_GET_ITEM(old, off + k)
+        code = d.lcode[k]
+        if code == LEAF_DICT_KEY and plain_dict:
+            found = PyDict_GetItemWithError(it, <object>d.lkey[k])
+            if found == old_k:
+                continue
+        elif code == LEAF_ITEM:
+            if <PyObject*>it == old_k:
+                continue
+        elif code == LEAF_LOOP:
+            if same_loop_leaf(d.lattr[k], i, n, <object>old_k):
+                continue
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+            continue
+        if not same_leaf(<object>old_k, read_one_leaf(d, k, it, frame, env)):
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+    return mask
+
+
+cdef object read_one_leaf(ForDesc d, Py_ssize_t k, object it, list frame, object env):
+    cdef LeafDesc leaf = <LeafDesc>d.leaves[k]
+    if leaf.root == d.target_reg:
+        return read_leaf(leaf, it, env)
+    return read_leaf(leaf, frame[leaf.root], env)
 
 
 cdef object mask_object(unsigned long long mask):
@@ -1050,7 +1127,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     cdef bint outer_dirty = d.sequential or d.body.volatile or affected(d.body_outer, CH)
     cdef bint key_outer_dirty = affected(d.key_outer, CH)
     cdef bint shifted = False  # some kept item is no longer at its old position
-    cdef list states = [None] * n
+    cdef list states = None  # made at the first item that is not the same as before
     cdef list updated = []  # (state, change) of kept items updated in place, in new order
     cdef list fresh = []  # indices of items rendered anew
     cdef list frame
@@ -1076,14 +1153,17 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if marking and o.mark is token:
                 o = None
             else:
-                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.vals, d.body.nslots, env)
+                ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
                 if not ch and not outer_dirty:
-                    if marking:
-                        o.mark = token
-                    states[i] = o
+                    if states is not None:
+                        if marking:
+                            o.mark = token
+                        states[i] = o
                     continue
                 if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
+        if states is None:
+            states = old[:i] + [None] * (n - i)
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
@@ -1133,6 +1213,8 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, st.vals, d.body.nslots)
         states[i] = st
         fresh.append(i)
+    if states is None:
+        states = old if n == m else old[:n]
     rs.items = states
     cdef list ops
     if not fresh and not shifted and n == m:
