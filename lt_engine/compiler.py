@@ -580,7 +580,10 @@ class Compiler:
         raise self.error(node, "included or imported template names must be constant strings")
 
     def stmt_Include(self, node: nodes.Include) -> None:
-        for template in self.template_names(node):
+        names = self.template_names(node)
+        if self.env.loader is None:
+            raise self.error(node, "cannot include templates: the environment has no loader")
+        for template in names:
             try:
                 ast, name, filename = self.load(template, node)
             except CompileError:
@@ -589,7 +592,6 @@ class Compiler:
         else:
             if node.ignore_missing:
                 return
-            names = self.template_names(node)
             raise self.error(node, f"included template {names[0]!r} not found")
         previous_blocks, self.blocks = self.blocks, {}
         previous = self.current

@@ -84,7 +84,7 @@ class ExprCompiler:
         if path is None:
             return False
         name, steps = path
-        ref = self.c.scopes.lookup(name.name)
+        ref = self.c.lookup(name.name, name)
         if ref.kind == "global":
             return True
         deps.add(self.c.scopes.path_deps(ref, steps))
@@ -93,7 +93,7 @@ class ExprCompiler:
     def visit_Name(self, node: nodes.Name, deps: Deps) -> str:
         if node.ctx != "load":
             raise self.c.error(node, "assignment target used as a value")
-        ref = self.c.scopes.lookup(node.name)
+        ref = self.c.lookup(node.name, node)
         if ref.kind == "global":
             return f"G({node.name!r})"
         deps.add(self.c.scopes.path_deps(ref, ()))
@@ -125,7 +125,7 @@ class ExprCompiler:
         if isinstance(node, nodes.Getitem):
             return f"gi({self._path_code(node.node)}, {node.arg.value!r})"
         assert isinstance(node, nodes.Name)
-        ref = self.c.scopes.lookup(node.name)
+        ref = self.c.lookup(node.name, node)
         if ref.kind == "global":
             return f"G({node.name!r})"
         return ref.code

@@ -1,0 +1,102 @@
+"""What cannot be made live is a compile error naming file:line and the construct."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import pytest
+
+import lt_engine
+from lt_engine.compiler import compile_ir
+from lt_engine.ir import ElseSlot, ExprSlot, ForSlot, IfSlot
+
+env = lt_engine.Environment()
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "message"),
+    [
+        ("a\n{% for x in xs recursive %}{{ loop(x.children) }}{% endfor %}", 2,
+         "recursive loops are not supported"),
+        ("{% if a %}\n{% set x = 1 %}\n{% endif %}\n{{ x }}", 4,
+         "'x' is set inside an {% if %} (line 2) and read after it"),
+        ("{% include name %}", 1, "constant strings"),
+        ("{% extends base %}", 1, "constant template name"),
+        ("{% if a %}{% extends 'b' %}{% endif %}", 1, "must be a top-level tag"),
+        ("{% block a %}{{ self.b() }}{% endblock %}", 1, "self.<block>() is not supported"),
+        ("{% block a %}{{ super() ~ 'x' }}{% endblock %}", 1, "super() is only supported alone"),
+        ("\n\n{{ x|nosuchfilter }}", 3, "no filter named 'nosuchfilter'"),
+        ("{% if x is nosuchtest %}{% endif %}", 1, "no test named 'nosuchtest'"),
+        ("{% autoescape flag %}{% endautoescape %}", 1, "needs a constant true or false"),
+        ("{% include 'missing.html' %}", 1, "the environment has no loader"),
+    ],
+)
+def test_unsupported_constructs(source: str, line: int, message: str) -> None:
+    with pytest.raises(lt_engine.CompileError) as info:
+        env.from_string(source, name="page.html")
+    err = info.value
+    assert err.lineno == line
+    assert message in str(err)
+    assert str(err).startswith(f"page.html:{line}: ")
+    assert isinstance(err, jinja2.TemplateSyntaxError)
+
+
+def test_errors_name_the_file_that_holds_the_construct(tmp_path: Path) -> None:
+    (tmp_path / "page.html").write_text("<p>\n{% include 'row.html' %}</p>")
+    (tmp_path / "row.html").write_text("ok\n\n{% for x in xs recursive %}{% endfor %}")
+    local = lt_engine.Environment(loader=jinja2.FileSystemLoader(tmp_path))
+    with pytest.raises(lt_engine.CompileError) as info:
+        local.get_template("page.html")
+    assert str(info.value).startswith(f"{tmp_path / 'row.html'}:3: recursive loops")
+
+
+def test_missing_include_names_the_template() -> None:
+    local = lt_engine.Environment(loader=jinja2.DictLoader({"main": "{% include 'gone' %}"}))
+    with pytest.raises(lt_engine.CompileError, match="included template 'gone' not found"):
+        local.get_template("main")
+    ignored = jinja2.DictLoader({"main": "a{% include 'gone' ignore missing %}b"})
+    assert lt_engine.Environment(loader=ignored).get_template("main").render({}) == "ab"
+
+
+def test_syntax_errors_are_jinja2s() -> None:
+    with pytest.raises(jinja2.TemplateSyntaxError, match="(?i)unexpected end of template"):
+        env.from_string("{% if a %}")
+
+
+def ir(source: str, **loader_templates: str):
+    local = lt_engine.Environment(loader=jinja2.DictLoader(loader_templates))
+    return compile_ir(local, local.jinja, source)
+
+
+def test_slots_of_each_kind() -> None:
+    root = ir("<p>{{ a }}</p>{% if b %}x{% endif %}{% for c in d %}{{ c }}{% else %}e{% endfor %}")
+    kinds = [type(s) for s in root.root.slots]
+    assert kinds == [ExprSlot, IfSlot, ForSlot, ElseSlot]
+    assert root.root.statics == ["<p>", "</p>", "", "", ""]
+
+
+def test_constant_output_is_folded_into_statics_like_jinja2() -> None:
+    root = ir("{{ 'a' ~ '<b>'|e }}{{ 1 + 2 }}").root
+    assert root.slots == [] and root.statics == ["a&amp;lt;b&amp;gt;3"]
+
+
+def test_with_and_include_are_inlined() -> None:
+    root = ir("{% with x = a %}[{{ x }}]{% endwith %}{% include 'p' %}", p="<{{ a }}>").root
+    assert root.statics == ["[", "]<", ">"]
+
+
+def test_extends_resolves_blocks_and_super() -> None:
+    base = "<t>{% block t %}base{% endblock %}</t>"
+    root = ir("{% extends 'base' %}{% block t %}{{ super() }}+{{ x }}{% endblock %}", base=base)
+    assert root.root.statics == ["<t>base+", "</t>"]
+
+
+def test_loop_body_reads_are_leaves_of_the_loop_level() -> None:
+    result = ir("{% for t in todos %}{{ t.title }}{{ loop.index }}{{ title }}{% endfor %}")
+    loop = result.root.slots[0]
+    assert isinstance(loop, ForSlot)
+    assert [(leaf.steps, leaf.loop_attr) for leaf in loop.leaves] == [
+        ((( 0, "title"),), None), ((), "index")
+    ]
+    assert result.top_names == ["todos", "title"]
