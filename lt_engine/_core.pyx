@@ -363,6 +363,7 @@ cdef class ItemState(NodeState):
     cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
     # vals holds the slot values, then the item's leaves (one list per item keeps pages small)
     cdef public object mark  # the update that claimed this state for a position
+    cdef public Py_ssize_t pos  # index in its range, as of the last update
 
 
 @cython.no_gc
@@ -828,6 +829,7 @@ cdef RangeState render_range(ForDesc d, list S):
                          d.body.nslots)
         finally:
             S.pop()
+        st.pos = i
         states[i] = st
     rs.items = states
     assign_keys(d, states, None)
@@ -1138,6 +1140,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     cdef dict by_key
     token = object()  # marks old states already claimed by a new position in this update
     cdef bint marking = False  # marks are needed only once an item is looked up by key
+    cdef Py_ssize_t delta = 0  # old position - new position of the last item found by key
     cdef Py_ssize_t j
     loop = make_loop(d, items)
     env = S[0][0].env
@@ -1167,12 +1170,23 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
+        if o is None and not marking:
+            # From here on, positions may claim any old state: mark those claimed so far.
+            marking = True
+            for j in range(i):
+                (<ItemState>states[j]).mark = token
+        if o is None and delta and 0 <= i + delta < m:
+            # Items shifted (inserted or removed before): try the old item as far along.
+            o = <ItemState>old[i + delta]
+            ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
+            if o.mark is token or (
+                (ch & d.key_mask_c) or key_outer_dirty if d.key_slot >= 0
+                else (ch or outer_dirty)
+            ):
+                o = None
+            else:
+                shifted = True
         if o is None and d.key_slot >= 0:
-            if not marking:
-                # From here on, positions may claim any old state: mark those claimed so far.
-                marking = True
-                for j in range(i):
-                    (<ItemState>states[j]).mark = token
             S.append(frame)
             try:
                 k = eval_key(d, S)
@@ -1187,7 +1201,8 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 o = None
             if o is not None:
                 ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.vals, d.body.nslots, env)
-                if i >= m or old[i] is not o:
+                delta = o.pos - i
+                if delta:
                     shifted = True
         if o is not None:
             if marking:
@@ -1221,23 +1236,53 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if not updated:
             return None
         return [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
-    if not shifted and (not fresh or fresh[0] >= m):
-        # Only the tail changed: append the new items or drop the missing ones.
-        ops = [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
-        for x in old[n:]:
+    # Kept items still in their old order, new ones only at one end (appends, removals, a
+    # capped log that drops its oldest line): removes, updates and one append or prepend.
+    cdef Py_ssize_t last = -1, last_kept = -1, kept = 0
+    cdef bint in_order = True
+    for i in range(n):
+        o = <ItemState>states[i]
+        if marking and o.mark is not token:
+            continue  # a new item
+        if o.pos <= last:
+            in_order = False
+            break
+        last = o.pos
+        last_kept = i
+        kept += 1
+    cdef bint suffix = not fresh or fresh[0] > last_kept
+    cdef bint prefix = bool(fresh) and fresh[len(fresh) - 1] == len(fresh) - 1 and (
+        last_kept >= len(fresh) or last_kept == -1)
+    # (content-keyed new items might be old ones moved: only when nothing was removed)
+    if in_order and (suffix or prefix) and (d.key_slot >= 0 or kept == m):
+        by_key = rs.by_key
+        if by_key is None:
+            by_key = {(<ItemState>x).key: x for x in old}
+        ops = []
+        for x in (old if marking else old[n:]):
+            if marking and (<ItemState>x).mark is token:
+                continue
             ops.append([OP_REMOVE, (<ItemState>x).key])
-            if rs.by_key is not None:
-                rs.by_key.pop((<ItemState>x).key, None)
+            by_key.pop((<ItemState>x).key, None)
+        for x, sub in updated:
+            ops.append([OP_UPDATE, (<ItemState>x).key, sub])
         if fresh:
-            by_key = rs.by_key
-            if by_key is None:
-                by_key = {(<ItemState>x).key: x for x in states[:m]}
             assign_keys(d, [states[i] for i in fresh], by_key)
-            ops.append([OP_APPEND, [item_tree(<ItemState>states[i]) for i in fresh]])
-            rs.by_key = by_key
-        return ops or None
+            ops.append([OP_APPEND if suffix else OP_PREPEND,
+                        [item_tree(<ItemState>states[i]) for i in fresh]])
+        rs.by_key = by_key
+        set_positions(states)
+        return smallest(d, ops, states, len(fresh), len(ops) - len(fresh and [1]) - len(updated),
+                        len(updated))
+    set_positions(states)
     cdef dict pending = {id(x): sub for x, sub in updated}
     return rekey_and_diff(d, rs, old, states, pending, fresh, token)
+
+
+cdef void set_positions(list states) except *:
+    cdef Py_ssize_t i
+    for i in range(len(states)):
+        (<ItemState>states[i]).pos = i
 
 
 cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict pending,
@@ -1416,10 +1461,15 @@ cdef object range_ops(ForDesc d, list old_keys, list states, dict pending):
                     ops.append([OP_INSERT, new_keys[i - 1], item_tree(<ItemState>states[i])])
             if tail:
                 ops.append([OP_APPEND, tail])
+    return smallest(d, ops, states, len(added), len(removed), len(pending))
+
+
+cdef object smallest(ForDesc d, list ops, list states, Py_ssize_t added, Py_ssize_t removed,
+                     Py_ssize_t updated):
+    """``ops``, or the whole new range when that is smaller (most items changed); None if no op."""
     if not ops:
         return None
-    # A whole new range is smaller when most items changed.
-    if len(added) + len(removed) > 8 and 2 * (len(added) + len(pending)) >= n:
+    if added + removed > 8 and 2 * (added + updated) >= len(states):
         full = {STATICS: d.body.statics_list, ITEMS: [item_tree(<ItemState>x) for x in states]}
         if d.key_slot >= 0:
             full[META] = {ID_KEY: slot_key(d.key_slot)}

@@ -87,7 +87,6 @@ class Compiler:
         self.builder = NodeBuilder()
         self.node_ids = 0
         self.sources: dict[str, str] = {}
-        self.leaked: list[dict[str, int]] = [{}]  # names set inside an if-branch, per level
         self.current = (name, filename)
 
     # -- helpers used by ExprCompiler
@@ -122,14 +121,15 @@ class Compiler:
         return self.exprs.compile(node)
 
     def lookup(self, name: str, node: nodes.Node) -> Ref:
-        for leaked in reversed(self.leaked):
-            if name in leaked:
-                raise self.error(
-                    node,
-                    f"{name!r} is set inside an {{% if %}} (line {leaked[name]}) and read after"
-                    " it; use an inline if: {% set x = a if cond else b %}",
-                )
-        return self.scopes.lookup(name)
+        ref = self.scopes.lookup(name)
+        if ref.kind == "leaked":
+            # jinja2 lets a {% set %} inside an if leak out; its value would depend on the branch
+            raise self.error(
+                node,
+                f"{name!r} is set inside an {{% if %}} (line {ref.reg}) and read after"
+                " it; use an inline if: {% set x = a if cond else b %}",
+            )
+        return ref
 
     # -- entry point
 
@@ -293,7 +293,9 @@ class Compiler:
         if node.else_:
             branches.append(self.branch(node.else_, leaked))
         self.builder.slot(IfSlot(tests, tests_deps, branches))
-        self.leaked[-1].update(leaked)
+        for name, lineno in leaked.items():
+            level = self.scopes.level.index
+            self.scopes.layers[-1].names[name] = Ref("leaked", level, lineno, name)
 
     def branch(self, body: list[nodes.Node], leaked: dict[str, int]) -> Node:
         outer = self.builder
@@ -316,7 +318,6 @@ class Compiler:
         iter_code, iter_deps = self.expr(node.iter)
         outer = self.builder
         level = self.scopes.push_level("loop")
-        self.leaked.append({})
         try:
             target_code, target_reg = self.target(node.target, level.index)
             loop_ref = self.scopes.define("loop", "loop")
@@ -332,7 +333,6 @@ class Compiler:
         finally:
             self.builder = outer
             self.scopes.pop()
-            self.leaked.pop()
         depth0 = sum(1 for lv in self.scopes.levels if lv.kind == "loop")
         slot = ForSlot(
             level=level.index,
@@ -395,7 +395,6 @@ class Compiler:
             ref = self.scopes.define(target.name, "bind", deps)
             ref.alias = alias
             ref.lineno = node.lineno  # type: ignore[attr-defined]
-            self.leaked[-1].pop(target.name, None)
             return
         if isinstance(target, nodes.Tuple):
             level = self.scopes.level
@@ -486,7 +485,6 @@ class Compiler:
     def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
         level = self.scopes.push_level("macro")
         outer = self.builder
-        self.leaked.append({})
         try:
             arg_regs, arg_names, defaults = [], [], []
             n_defaults = len(node.defaults)
@@ -516,7 +514,6 @@ class Compiler:
         finally:
             self.builder = outer
             self.scopes.pop()
-            self.leaked.pop()
         macro = MacroDef(
             name=name, level=level.index, frame_size=level.size, arg_regs=arg_regs,
             arg_names=arg_names, defaults=defaults, caller_reg=caller_reg,
@@ -552,11 +549,9 @@ class Compiler:
         block = chain[index]
         self.super_chain.append((name, index))
         self.scopes.push_layer(barrier=None if (scoped or block.scoped) else "block")
-        self.leaked.append({})
         try:
             self.statements(block.body)
         finally:
-            self.leaked.pop()
             self.scopes.pop()
             self.super_chain.pop()
 
@@ -600,11 +595,9 @@ class Compiler:
         escaping = self.autoescape, self.explicit_autoescape
         self.autoescape, self.explicit_autoescape = True, True
         self.scopes.push_layer(barrier=None if node.with_context else "globals")
-        self.leaked.append({})
         try:
             self.statements(self.effective_body(ast))
         finally:
-            self.leaked.pop()
             self.scopes.pop()
             self.current = previous
             self.blocks = previous_blocks
