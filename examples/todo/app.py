@@ -1,0 +1,94 @@
+"""A todo list: add (a form, validated), toggle, delete, filter, clear; rows keyed by ``data-key``.
+
+Each browser has its own list (found again through the token cookie on reload).  Run:
+``uvicorn examples.todo.app:app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from livetemplate import ActionContext, Application, PageLookupError, ValidationError
+
+TEMPLATES = Path(__file__).parent / "templates"
+FILTERS = ("all", "active", "done")
+MAX_TITLE = 200
+
+
+class TodoList:
+    def __init__(self) -> None:
+        self.todos: list[dict[str, Any]] = []
+        self.filters = FILTERS
+        self.filter = "all"
+        self.visible: list[dict[str, Any]] = []
+        self.remaining = 0
+        self.done_count = 0
+        self._next_id = 1
+
+    def add(self, ctx: ActionContext) -> None:
+        title = ctx.get_str("title", "").strip()
+        if not title:
+            raise ValidationError(title="A todo needs a title.")
+        if len(title) > MAX_TITLE:
+            raise ValidationError(title=f"Keep it under {MAX_TITLE} characters.")
+        self.todos.append({"id": self._next_id, "title": title, "done": False})
+        self._next_id += 1
+        self._refresh()
+
+    def toggle(self, ctx: ActionContext) -> None:
+        todo = self._find(ctx.get_int("id"))
+        todo["done"] = not todo["done"]
+        self._refresh()
+
+    def delete(self, ctx: ActionContext) -> None:
+        todo = self._find(ctx.get_int("id"))
+        self.todos.remove(todo)
+        self._refresh()
+
+    def show(self, ctx: ActionContext) -> None:
+        name = ctx.get_str("filter")
+        if name not in FILTERS:
+            raise ValidationError(filter=f"Unknown filter {name!r}; use one of {', '.join(FILTERS)}.")
+        self.filter = name
+        self._refresh()
+
+    def clear_done(self) -> None:
+        self.todos = [t for t in self.todos if not t["done"]]
+        self._refresh()
+
+    def _find(self, todo_id: int) -> dict[str, Any]:
+        for todo in self.todos:
+            if todo["id"] == todo_id:
+                return todo
+        raise ValidationError(id=f"No todo #{todo_id}; it may have been deleted in another tab.")
+
+    def _refresh(self) -> None:
+        # Derived values live on the model, so the template only reads what changed.
+        self.remaining = sum(1 for t in self.todos if not t["done"])
+        self.done_count = len(self.todos) - self.remaining
+        if self.filter == "all":
+            self.visible = list(self.todos)
+        else:
+            want_done = self.filter == "done"
+            self.visible = [t for t in self.todos if t["done"] == want_done]
+
+
+live = Application()
+live.parse_files(TEMPLATES / "*.html")
+
+
+async def index(request: Request) -> Response:
+    try:
+        page = live.get_page(request)
+    except PageLookupError:
+        page = live.new_page("todo", TodoList())
+    return page.serve_http(request)
+
+
+app = Starlette(routes=[Route("/", index), *live.routes("/ws")])

@@ -1,0 +1,178 @@
+"""The ready-made routes: WebSocket endpoint, its HTTP POST fallback, and the client script.
+
+Every refusal is a ``{"type": "error", "code", "message"}`` message; where the connection cannot
+go on (bad origin or token, oversized frame, no room for a new page) it is followed by a close
+with the code from ``protocol.ERRORS`` and the same reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from . import protocol
+from .connection import WebSocketConnection, _close_reason
+from .errors import ClientError, LiveTemplateError, TokenMissing
+from .limits import RateLimiter, origin_refusal
+
+if TYPE_CHECKING:
+    from .app import Application, NewPage
+    from .page import Page
+
+CLIENT_FILE = Path(__file__).parent / "static" / "livetemplate-client.js"
+
+
+def build_routes(app: Application, path: str, new_page: NewPage | None) -> list[BaseRoute]:
+    async def websocket_endpoint(websocket: WebSocket) -> None:
+        await serve_websocket(app, websocket, new_page)
+
+    async def post_endpoint(request: Request) -> Response:
+        return await serve_post(app, request)
+
+    return [
+        WebSocketRoute(path, websocket_endpoint),
+        Route(path, post_endpoint, methods=["POST"]),
+        Route(app.client_path, serve_client, methods=["GET", "HEAD"]),
+    ]
+
+
+async def serve_websocket(app: Application, websocket: WebSocket,
+                          new_page: NewPage | None = None) -> None:
+    """One WebSocket connection, from upgrade to close (what ``app.routes()`` mounts)."""
+    limits = app.limits
+    # Accept first, then refuse with a message and a close reason: a refusal before accepting is
+    # an HTTP 403 whose reason a browser script cannot read.
+    await websocket.accept()
+    refusal = origin_refusal(websocket.headers, limits)
+    if refusal is not None:
+        await _refuse(websocket, "origin", refusal)
+        return
+    try:
+        page, fresh = await _find_or_make_page(app, websocket, new_page)
+    except LiveTemplateError as exc:
+        await _refuse(websocket, exc.code, exc.message)
+        return
+    conn = WebSocketConnection(websocket, limits.send_queue)
+    if fresh:
+        conn.deliver(protocol.dumps(protocol.page_token_message(page.get_token())))
+    page.attach(conn)
+    conn.start()
+    limiter = RateLimiter(limits.rate, limits.burst)
+    try:
+        while not conn.closing:
+            event = await websocket.receive()
+            if event["type"] == "websocket.disconnect":
+                break
+            raw: str | bytes | None = event.get("text")
+            if raw is None:
+                raw = event.get("bytes")
+            if raw is None:
+                continue
+            size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+            if size > limits.max_message_bytes:
+                reason = (f"message of {size} bytes exceeds the limit of"
+                          f" {limits.max_message_bytes} bytes; send smaller messages")
+                conn.close(protocol.close_code("too_large") or 1009, reason, "too_large")
+                break
+            if not limiter.allow():
+                conn.deliver(protocol.dumps(protocol.error_message(
+                    "rate_limited",
+                    f"more than {limits.rate:g} messages/s (burst {limits.burst}); message"
+                    " dropped, slow down",
+                )))
+                continue
+            reply = await app.handle_action(page, raw, origin=conn)
+            if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
+                conn.deliver(protocol.dumps(reply))
+    finally:
+        page.detach(conn)
+        app.touch(page)
+        await conn.finish()
+
+
+async def _find_or_make_page(app: Application, websocket: WebSocket,
+                             new_page: NewPage | None) -> tuple[Page, bool]:
+    # With new_page, only an explicit token (a reconnecting client resuming its page) finds an
+    # existing page: the cookie is ambient, and may belong to another endpoint's page.
+    explicit = app.token_from(websocket, cookie=False)
+    if explicit is not None and new_page is not None:
+        return app.page_for_token(explicit), False
+    if new_page is None:
+        try:
+            return app.get_page(websocket), False
+        except TokenMissing as exc:
+            raise TokenMissing(
+                exc.message + " (this endpoint was mounted without new_page=, so it only serves"
+                " pages created over HTTP)"
+            ) from None
+    page: Any = new_page(websocket)
+    if inspect.isawaitable(page):
+        page = await page
+    return page, True
+
+
+async def _refuse(websocket: WebSocket, code: str, message: str) -> None:
+    await websocket.send_text(protocol.dumps(protocol.error_message(code, message)))
+    await websocket.close(code=protocol.close_code(code) or 1008, reason=_close_reason(message))
+
+
+async def serve_post(app: Application, request: Request) -> Response:
+    """The HTTP fallback: POST an action message, get ``{"tree": full tree, "meta"}`` back.
+
+    The token must come from the ``X-LiveTemplate-Token`` header, ``?cache_token=`` or the
+    message's ``"token"`` — never from the cookie alone, which a cross-site form would send too.
+    """
+    limits = app.limits
+    refusal = origin_refusal(request.headers, limits)
+    if refusal is not None:
+        return _error_response("origin", refusal)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.max_message_bytes:
+        return _too_large(int(declared), limits.max_message_bytes)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limits.max_message_bytes:
+            return _too_large(len(body), limits.max_message_bytes)
+    try:
+        message = protocol.parse_message(bytes(body))
+        token = app.token_from(request, cookie=False) or message.token
+        if token is None:
+            raise TokenMissing(
+                "no page token: send the X-LiveTemplate-Token header (the content of the page's"
+                ' <meta name="livetemplate-token">) or "token" in the message'
+            )
+        page = app.page_for_token(token)
+    except (ClientError, LiveTemplateError) as exc:
+        return _error_response(exc.code, exc.message)
+    reply = await app.handle_action(page, message)
+    if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
+        return JSONResponse(reply, status_code=protocol.http_status(reply[protocol.CODE]))
+    # A POST client holds no connection and may have missed updates: give it the whole tree.
+    return JSONResponse(protocol.tree_message(page.tree, reply[protocol.META]))
+
+
+def _too_large(size: int, limit: int) -> Response:
+    return _error_response("too_large", f"body of {size} bytes exceeds the limit of {limit}"
+                                        " bytes (Limits.max_message_bytes)")
+
+
+def _error_response(code: str, message: str) -> Response:
+    return JSONResponse(protocol.error_message(code, message),
+                        status_code=protocol.http_status(code))
+
+
+async def serve_client(request: Request) -> Response:
+    if CLIENT_FILE.is_file():
+        return FileResponse(CLIENT_FILE, media_type="text/javascript")
+    return PlainTextResponse(
+        "livetemplate-client.js is not part of this build yet (expected at"
+        f" {CLIENT_FILE}); pages render, but stay static until it is added",
+        status_code=404,
+    )

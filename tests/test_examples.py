@@ -1,0 +1,95 @@
+"""The examples run as documented: page at ``/``, WebSocket at ``/ws``, the ids outside checks use."""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+os.environ.setdefault("LIVETEMPLATE_SECRET", "examples-under-test")
+
+
+def client_for(name: str) -> TestClient:
+    module = importlib.import_module(f"examples.{name}.app")
+    return TestClient(module.app)
+
+
+def act(ws: Any, name: str, **data: Any) -> dict[str, Any]:
+    ws.send_json({"type": "action", "action": name, "data": data})
+    return ws.receive_json()
+
+
+def token_of(html: str) -> str:
+    return html.split('name="livetemplate-token" content="')[1].split('"')[0]
+
+
+def test_counter_pattern1() -> None:
+    with client_for("counter") as client:
+        html = client.get("/").text
+        for needle in ('<span id="count">0</span>', '<button id="inc" lvt-click="increment">',
+                       '<button id="dec" lvt-click="decrement">', "livetemplate-client.js"):
+            assert needle in html
+        with client.websocket_connect("/ws") as ws:
+            assert ws.receive_json()["type"] == "page_token"
+            ws.receive_json()
+            assert act(ws, "increment")["tree"]
+            update = act(ws, "increment")
+            assert "2" in update["tree"].values()
+            act(ws, "decrement")
+            act(ws, "decrement")
+            assert "Below zero" in str(act(ws, "decrement")["tree"])
+
+
+def test_dashboard_pattern2_shared_page() -> None:
+    with client_for("dashboard") as client:
+        html = client.get("/").text
+        token = token_of(html)
+        for needle in ('id="count"', 'id="inc"', 'id="dec"', 'id="events"', "cache_token="):
+            assert needle in html
+        assert token_of(client.get("/").text) != token  # fresh token, same page (cookie)
+        with client.websocket_connect("/ws") as tab, \
+                client.websocket_connect(f"/ws?cache_token={token}") as device:
+            tab.receive_json(), device.receive_json()
+            update = act(tab, "increment")
+            assert device.receive_json() == update
+            assert act(device, "add_note", text="")["meta"]["errors"] == {
+                "text": "Write something first."}
+            tab.receive_json()
+            act(device, "add_note", text="hello <world>")
+            tab.receive_json()
+        page_html = client.get(f"/?cache_token={token}").text
+        assert '<span id="count">1</span>' in page_html
+        assert "count went up to 1</li>" in page_html and "hello &lt;world&gt;" in page_html
+
+
+def test_todo_add_toggle_delete_filter() -> None:
+    with client_for("todo") as client:
+        token = token_of(client.get("/").text)
+        with client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+            act(ws, "add", title="milk")
+            act(ws, "add", title="eggs")
+            assert act(ws, "add", title="  ")["meta"]["errors"] == {"title": "A todo needs a title."}
+            act(ws, "toggle", id="1")
+            act(ws, "show", filter="active")
+            assert act(ws, "delete", id=2)["meta"]["success"]
+            assert act(ws, "toggle", id=99)["meta"]["errors"]["id"].startswith("No todo #99")
+        html = client.get("/", headers={"X-LiveTemplate-Token": token}).text
+        assert 'data-key="1"' not in html and "0 left" in html and 'class="selected">active' in html
+        with client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+            act(ws, "show", filter="all")
+            assert 'data-key="1"' in client.get("/").text
+            act(ws, "clear_done")
+        assert "<li" not in client.get("/").text
+
+
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo"])
+def test_examples_refuse_cross_origin_sockets(name: str) -> None:
+    with client_for(name) as client:
+        client.get("/")
+        with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
+            assert ws.receive_json()["code"] == "origin"

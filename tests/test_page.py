@@ -1,0 +1,165 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from livetemplate import ActionContext, Application, Page, ValidationError
+
+FORM = (
+    "<h1>{{ title }}</h1><ul>{% for n in names %}<li data-key=\"{{ n }}\">{{ n }}</li>{% endfor %}"
+    "</ul>{% if errors.name %}<b>{{ errors.name }}</b>{% endif %}"
+)
+
+
+class Names:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def add(self, ctx: ActionContext) -> None:
+        name = ctx.get_str("name").strip()
+        if not name:
+            raise ValidationError(name="Give a name.")
+        if name in self.names:
+            ctx.add_error("name", f"{name} is already there.")
+            return
+        self.names.append(name)
+
+    def rename(self, ctx: ActionContext) -> dict[str, Any]:
+        return {"title": ctx.get_str("title"), "names": [n.upper() for n in self.names]}
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def deliver(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+
+
+@pytest.fixture
+def app() -> Application:
+    app = Application(secret="test")
+    app.add_template("names", FORM)
+    return app
+
+
+def act(page: Page, action: str, origin: Any = None, **data: Any) -> dict[str, Any]:
+    return asyncio.run(page.run_action(action, data, origin))
+
+
+def test_validation_errors_reach_meta_and_the_template(app: Application) -> None:
+    page = app.new_page("names", {"title": "T"})
+    page.register_data_model(Names())
+    reply = act(page, "add", name=" ")
+    assert reply["meta"] == {"action": "add", "success": False, "errors": {"name": "Give a name."}}
+    assert page.html().endswith("<b>Give a name.</b>")
+    act(page, "add", name="ann")
+    assert page.errors == {} and "<b>" not in page.html()
+    reply = act(page, "add", name="ann")
+    assert reply["meta"]["errors"] == {"name": "ann is already there."}
+
+
+def test_returned_data_updates_model_attributes_and_page_data(app: Application) -> None:
+    page = app.new_page("names", {"title": "T"})
+    model = Names()
+    model.names = ["a"]
+    page.register_data_model(model)
+    act(page, "rename", title="New")
+    assert page.data["title"] == "New" and model.names == ["A"]
+    assert page.html().startswith("<h1>New</h1><ul><li data-key=\"A\">A</li>")
+
+
+def test_register_data_model_refuses_plain_data(app: Application) -> None:
+    page = app.new_page("names")
+    with pytest.raises(TypeError, match="new_page"):
+        page.register_data_model({"names": []})
+
+
+def test_updates_fan_out_to_every_connection(app: Application) -> None:
+    page = app.new_page("names", Names())
+    tab1, tab2 = Sink(), Sink()
+    page.attach(tab1)
+    page.attach(tab2)
+    assert "s" in tab1.messages[0]["tree"] and tab1.messages == tab2.messages
+    act(page, "add", tab1, name="bo")
+    assert tab1.messages[1] == tab2.messages[1]
+    assert tab1.messages[1]["tree"] == {"1": [["a", [{"0": "bo", "1": "bo"}]]]}
+    act(page, "add", tab1, name="bo")  # refused, but the template shows the error: both see it
+    assert tab2.messages[2]["meta"]["success"] is False
+    page.detach(tab2)
+    act(page, "add", tab1, name="cy")
+    assert len(tab1.messages) == 4 and len(tab2.messages) == 3
+
+
+def test_an_unchanged_tree_goes_only_back_to_the_sender(app: Application) -> None:
+    class Quiet:
+        names: list[str] = []
+
+        def noop(self) -> None: ...
+
+    page = app.new_page("names", Quiet())
+    tab1, tab2 = Sink(), Sink()
+    page.attach(tab1)
+    page.attach(tab2)
+    act(page, "noop", tab1)
+    assert tab1.messages[-1] == {"tree": {}, "meta": {"action": "noop", "success": True,
+                                                      "errors": {}}}
+    assert len(tab2.messages) == 1
+
+
+def test_server_side_update_and_push(app: Application) -> None:
+    page = app.new_page("names", {"title": "a", "names": []})
+    tab = Sink()
+    page.attach(tab)
+    assert page.update(title="b") == {"0": "b"}
+    page.data["names"].append("x")  # edited in place, then announced
+    assert page.update() == {"1": [["a", [{"0": "x", "1": "x"}]]]}
+    assert page.update() == {}
+    assert asyncio.run(page.push({"title": "c"})) == {"0": "c"}
+    assert [m["tree"] for m in tab.messages[1:]] == [
+        {"0": "b"}, {"1": [["a", [{"0": "x", "1": "x"}]]]}, {"0": "c"}]
+
+
+def test_serve_http_embeds_the_token_and_sets_the_cookie(app: Application) -> None:
+    app.add_template("doc", "<html><head></head><body>{{ title }}</body></html>")
+    holder: dict[str, Page] = {}
+
+    async def index(request: Request) -> Response:
+        page = holder.setdefault("page", app.new_page("doc", {"title": "x"}))
+        return page.serve_http(request, {"title": request.query_params.get("t", "x")})
+
+    client = TestClient(Starlette(routes=[Route("/", index)]))
+    response = client.get("/?t=hello")
+    page = holder["page"]
+    assert response.headers["cache-control"] == "no-store"
+    token = response.cookies["livetemplate_token"]
+    assert app.page_for_token(token) is page
+    assert response.text == (
+        f'<html><head><meta name="livetemplate-token" content="{token}">'
+        '<script src="/livetemplate-client.js" defer></script></head><body>hello</body></html>'
+    )
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert "samesite=lax" in response.headers["set-cookie"].lower()
+
+
+def test_push_inside_an_action_of_the_same_page(app: Application) -> None:
+    class Pusher:
+        names: list[str] = []
+
+        async def go(self, ctx: ActionContext) -> None:
+            await ctx.page.push(title="pushed")
+
+    page = app.new_page("names", {"title": "t"})
+    page.register_data_model(Pusher())
+    tab = Sink()
+    page.attach(tab)
+    act(page, "go", tab)
+    assert tab.messages[1]["tree"] == {"0": "pushed"} and page.html().startswith("<h1>pushed")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from livetemplate import ActionMessage, ClientError
+from livetemplate.protocol import (
+    close_code,
+    dumps,
+    error_message,
+    http_status,
+    page_token_message,
+    parse_message,
+    tree_message,
+)
+
+
+def test_parses_an_action_message() -> None:
+    msg = parse_message('{"type":"action","action":"increment","data":{"by":2},"token":"t"}')
+    assert msg == ActionMessage(action="increment", data={"by": 2}, token="t")
+
+
+def test_type_and_data_are_optional() -> None:
+    assert parse_message({"action": "go"}) == ActionMessage(action="go")
+    assert parse_message(b'{"action":"go","data":null}').data == {}
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "words"),
+    [
+        ("{nope", "bad_json", "not valid JSON"),
+        (b"\xff\xfe", "bad_json", "not valid JSON"),
+        ("[1, 2]", "bad_message", "JSON object"),
+        ('{"type":"hello","action":"x"}', "bad_message", "unknown message type"),
+        ('{"action": 5}', "bad_message", '"action" must be'),
+        ('{"action": ""}', "bad_message", '"action" must be'),
+        ('{"action": "x", "data": [1]}', "bad_message", '"data" must be a JSON object'),
+        ('{"action": "x", "token": 7}', "bad_message", '"token" must be a string'),
+    ],
+)
+def test_bad_messages_say_what_is_wrong(raw: str | bytes, code: str, words: str) -> None:
+    with pytest.raises(ClientError, match=words) as info:
+        parse_message(raw)
+    assert info.value.code == code
+
+
+def test_server_messages() -> None:
+    assert tree_message({"0": "1"}, {"errors": {}}) == {"tree": {"0": "1"}, "meta": {"errors": {}}}
+    assert page_token_message("t") == {"type": "page_token", "token": "t"}
+    assert error_message("bad_json", "m") == {"type": "error", "code": "bad_json", "message": "m"}
+    assert dumps({"a": "é", "b": [1]}) == '{"a":"é","b":[1]}'
+
+
+def test_error_codes_map_to_http_status_and_close_codes() -> None:
+    assert (http_status("unknown_action"), close_code("unknown_action")) == (400, None)
+    assert (http_status("too_large"), close_code("too_large")) == (413, 1009)
+    assert (http_status("token_expired"), close_code("token_expired")) == (403, 1008)
+    assert (http_status("page_limit"), close_code("page_limit")) == (503, 1013)
