@@ -38,7 +38,8 @@ def test_nan_literal() -> None:
 @pytest.mark.parametrize(
     ("static", "is_key"),
     [('<li data-key="', True), ('<li id="', True), ('<li class="a" key="', True),
-     ('<li data-lvt-key="', True), ('<li data-id="', False), ('<li id=', False)],
+     ('<li data-lvt-key="', True), ("<li data-key='", True), ('<li data-id="', False),
+     ('<li id=', False)],
 )
 def test_key_attributes(static: str, is_key: bool) -> None:
     assert bool(KEY_ATTR.search(static)) is is_key
