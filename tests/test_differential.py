@@ -836,6 +836,32 @@ CASES: list[tuple[str, str, list[Step], dict[str, Any]]] = [
         ],
         {},
     ),
+    (
+        # Jinja2 folds constant expressions at compile time; with ``|e`` inside a ``~`` the
+        # folded result is a plain str and is escaped a second time on output.
+        "constant-folding",
+        "{{ 'x' ~ '<i>'|e }}|{{ '<b>'|safe ~ '<i>' }}|{{ ('a' ~ '<')|upper }}|{{ '<'|e|e }}"
+        "|{{ 1 ~ '<' }}|{{ title ~ '<i>'|e }}",
+        [put("title", "<t>"), put("title", Markup("<m>"))],
+        {},
+    ),
+    (
+        # Included templates and macros keep the autoescape setting of their own definition;
+        # caller() bodies written under ``autoescape false`` return plain str, which the macro
+        # (autoescaped) then escapes.
+        "autoescape-false-include-and-call",
+        "page",
+        [put("title", "<u>"), mut(lambda d: d["user"].update(name="<n>"))],
+        {
+            "templates": {
+                "page": "{% macro wrap() %}<div>{{ caller() }}</div>{% endmacro %}"
+                "{% autoescape false %}{% include 'part' %}"
+                "{% call wrap() %}<p>{{ title }}</p>{% endcall %}{% endautoescape %}"
+                "{% call wrap() %}<p>{{ title }}</p>{% endcall %}",
+                "part": "{{ user|dictsort }}{{ title }}",
+            }
+        },
+    ),
     # -- template sets -------------------------------------------------------------------------
     (
         "include",
