@@ -32,6 +32,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bench.workloads import W1_TEMPLATE, W2_TEMPLATE, w1_build, w2_build
+from lt_engine import track
 
 ROOT = Path(__file__).resolve().parent.parent
 ENDPOINTS = ("echo", "w1", "w2")
@@ -54,7 +55,8 @@ class W2Todos:
     def __init__(self) -> None:
         data = w2_build()
         self.title = data["title"]
-        self.todos = data["todos"]
+        # A tracked list reports which row an action changed: the update checks that row only.
+        self.todos = track(data["todos"])
         self.remaining = data["remaining"]
 
     def toggle(self, ctx: Any) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 from ._core import Mount
 from .environment import Environment, Template
 from .errors import CompileError
+from .tracked import TrackedDict, TrackedList, track, untrack
 from .wire import ProtocolError, apply_update, to_html
 
 __all__ = [
-    "CompileError", "Environment", "Mount", "ProtocolError", "Template", "apply_update", "to_html",
+    "CompileError", "Environment", "Mount", "ProtocolError", "Template", "TrackedDict",
+    "TrackedList", "apply_update", "to_html", "track", "untrack",
 ]

@@ -39,6 +39,7 @@ from markupsafe import Markup, escape as _mk_escape
 cimport cython
 from libc.math cimport copysign
 
+from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList, shared_epoch
 from .wire import (
     KEY, ITEMS, META, ID_KEY, STATICS,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
@@ -63,7 +64,7 @@ LOOP_ATTR_CODES = {
     "length": 7, "depth": 8, "depth0": 9,
 }
 
-DICT_ATTRS = frozenset(dir(dict))
+DICT_ATTRS = MAPPING_ATTRS
 SLOT_KEYS = tuple(str(i) for i in range(1024))
 
 
@@ -87,6 +88,13 @@ cdef object _UNSTABLE = UNSTABLE
 cdef type _Markup = Markup
 cdef type _FunctionType = type(lambda: None)
 cdef type _BuiltinType = type(len)
+cdef type _TrackedDict = TrackedDict
+cdef type _TrackedList = TrackedList
+
+
+cdef inline bint plain_dict(object obj):
+    """A dict whose item lookup and attributes are the built-in ones."""
+    return type(obj) is dict or type(obj) is _TrackedDict
 
 cdef inline object slot_key(Py_ssize_t i):
     if i < 1024:
@@ -371,6 +379,10 @@ cdef class RangeState:
     cdef public list items
     cdef public dict by_key  # key -> ItemState, built when an update first needs it
     cdef public list snap  # for by-identity ranges: each item, or UNSTABLE when mutable
+    # for ranges over a TrackedList: the list, its version and the shared epoch last seen
+    cdef public object tracked
+    cdef public Py_ssize_t seen
+    cdef public Py_ssize_t epoch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -440,14 +452,14 @@ cdef object read_path(object obj, tuple steps, object env):
         kind, key, fast = <tuple>step
         if isinstance(obj, Undefined):
             return _MISSING
-        if type(obj) is dict and (fast or kind == 1):
+        if plain_dict(obj) and (fast or kind == 1):
             found = PyDict_GetItem(obj, key)
             if found is not NULL:
                 obj = <object>found
                 continue
             if fast:
                 return _MISSING
-        elif kind == 1 and type(obj) is list and type(key) is int:
+        elif kind == 1 and (type(obj) is list or type(obj) is _TrackedList) and type(key) is int:
             try:
                 obj = (<list>obj)[key]
                 continue
@@ -485,7 +497,7 @@ cdef inline object read_leaf(LeafDesc leaf, object root, object env):
     cdef PyObject* found
     if leaf.nsteps == 0:
         return leaf_value(root)
-    if leaf.nsteps == 1 and type(root) is dict and (leaf.fast0 or leaf.kind0 == 1):
+    if leaf.nsteps == 1 and plain_dict(root) and (leaf.fast0 or leaf.kind0 == 1):
         found = PyDict_GetItemWithError(root, leaf.key0)
         if found is not NULL:
             return leaf_value(<object>found)
@@ -573,7 +585,7 @@ cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg
             if leaf.nsteps == 0:
                 if <PyObject*>root == old_k:
                     continue
-            elif leaf.nsteps == 1 and leaf.fast0 and type(root) is dict:
+            elif leaf.nsteps == 1 and leaf.fast0 and plain_dict(root):
                 found = PyDict_GetItemWithError(root, leaf.key0)
                 if found == old_k:
                     continue
@@ -594,11 +606,11 @@ cdef inline unsigned long long item_mask_fast(ForDesc d, object it, list frame, 
     cdef PyObject* old_k
     cdef PyObject* found
     cdef int code
-    cdef bint plain_dict = type(it) is dict
+    cdef bint is_dict = plain_dict(it)
     for k in range(d.nleaves):
         old_k = PyList_GET_ITEM(old, off + k)
         code = d.lcode[k]
-        if code == LEAF_DICT_KEY and plain_dict:
+        if code == LEAF_DICT_KEY and is_dict:
             found = PyDict_GetItemWithError(it, <object>d.lkey[k])
             if found == old_k:
                 continue
@@ -689,7 +701,11 @@ cdef Py_ssize_t choose(IfDesc d, list S) except -2:
 cdef list collect(ForDesc d, list S):
     """The items a loop iterates, after its ``if`` filter."""
     raw = d.iter_fn(S)
-    cdef list items = raw if type(raw) is list else list(raw)
+    cdef list items
+    if type(raw) is list or type(raw) is _TrackedList:
+        items = <list>raw  # a TrackedList is a list: keep it, it can tell what changed
+    else:
+        items = list(raw)
     if d.filter_fn is None:
         return items
     cdef list kept = []
@@ -835,7 +851,17 @@ cdef RangeState render_range(ForDesc d, list S):
     assign_keys(d, states, None)
     if d.by_identity:
         rs.snap = make_snap(items)
+    remember_tracked(rs, items)
     return rs
+
+
+cdef inline void remember_tracked(RangeState rs, list items):
+    if type(items) is _TrackedList:
+        rs.tracked = items
+        rs.seen = (<object>items).lt_version
+        rs.epoch = shared_epoch()
+    else:
+        rs.tracked = None
 
 
 cdef list make_snap(list items):
@@ -1058,7 +1084,18 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
     cdef list items = collect(d, S)
-    cdef object result
+    cdef object result, dirty
+    if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
+            and not d.sequential
+            and not d.body.volatile and rs.epoch == shared_epoch()
+            and len(items) == len(rs.items) and not affected(d.body_outer, CH)):
+        # The list reports its own changes: check only the items it names.
+        dirty = (<object>items).lt_changes_since(rs.seen)
+        if dirty is not None:
+            result = update_positions(d, rs, items, sorted(dirty), S, CH)
+            if result is not _UNSTABLE:
+                rs.seen = (<object>items).lt_version
+                return result
     if d.by_identity and rs.snap is not None and not d.body.volatile:
         result = update_by_identity(d, rs, items, S, CH)
         if result is not _UNSTABLE:
@@ -1066,6 +1103,7 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     result = update_items(d, rs, items, S, CH)
     if d.by_identity:
         rs.snap = make_snap(items)
+    remember_tracked(rs, items)
     return result
 
 
@@ -1084,8 +1122,21 @@ cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, lis
     for i in range(n):
         if PyList_GET_ITEM(items, i) != PyList_GET_ITEM(snap, i):
             dirty.append(i)
+            it = items[i]
+            snap[i] = it if is_stable_type(it) else _UNSTABLE
     if not dirty:
         return None
+    return update_positions(d, rs, items, dirty, S, CH)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, list S,
+                             list CH):
+    """Update the items at the ``dirty`` positions of a range whose length and order did not
+    change.  Returns UNSTABLE, having changed nothing, when a key changed (general path)."""
+    cdef list old = rs.items
+    cdef Py_ssize_t i, n = len(items)
     env = S[0][0].env
     cdef list masks = []
     cdef unsigned long long ch
@@ -1103,7 +1154,6 @@ cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, lis
     for j in range(len(dirty)):
         i = dirty[j]
         it = items[i]
-        snap[i] = it if is_stable_type(it) else _UNSTABLE
         ch = masks[j]
         if not ch:
             continue
@@ -1556,7 +1606,7 @@ def make_accessors(env):
 
     def gad(obj, name):
         cdef PyObject* found
-        if type(obj) is dict:
+        if plain_dict(obj):
             found = PyDict_GetItem(obj, name)
             if found is not NULL:
                 return <object>found
@@ -1565,11 +1615,11 @@ def make_accessors(env):
 
     def gi(obj, key):
         cdef PyObject* found
-        if type(obj) is dict:
+        if plain_dict(obj):
             found = PyDict_GetItem(obj, key)
             if found is not NULL:
                 return <object>found
-        elif type(obj) is list and type(key) is int:
+        elif (type(obj) is list or type(obj) is _TrackedList) and type(key) is int:
             try:
                 return (<list>obj)[key]
             except IndexError:

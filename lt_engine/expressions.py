@@ -22,6 +22,7 @@ from jinja2.utils import _PassArg
 
 from .errors import CompileError
 from .ir import ATTR, ITEM, Deps
+from .tracked import MAPPING_ATTRS as DICT_ATTRS
 
 if TYPE_CHECKING:
     from .compiler import Compiler
@@ -41,7 +42,6 @@ VOLATILE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 # Built-in filters/tests that take the context only to reach the environment: still pure.
 PURE_CONTEXT_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr"})
 SIMPLE_CONSTS = (str, int, float, bool, type(None))
-DICT_ATTRS = frozenset(dir(dict))
 
 
 class ExprCompiler:

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from lt_engine import track, untrack
+
 from .actions import ActionContext
 from .app import Application
 from .errors import (
@@ -35,5 +37,5 @@ __all__ = [
     "InsecureSecretWarning", "LiveTemplateError", "Limits", "MemoryStore", "Page",
     "PageLimitError", "PageLookupError", "PageNotFound", "PageRecord", "PageStore",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "ValidationError",
+    "ValidationError", "track", "untrack",
 ]

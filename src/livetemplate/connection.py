@@ -4,6 +4,11 @@ Updates are encoded once per page and handed to every connection of the page; ea
 connection has its own bounded queue and writer task, so one slow client never delays the others
 (or the action that produced the update). A client that falls ``send_queue`` messages behind is
 closed with a reason; on reconnect it gets a full tree again.
+
+The reply to a connection's own action skips the queue: while the connection's reader runs the
+action (``direct()``), what is delivered to it is kept and sent by the reader itself right after,
+saving a task switch per action.  Order is kept: once anything waits in the queue, everything
+after it does too, and every send holds one lock.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Protocol
 
 from starlette.websockets import WebSocket
@@ -31,6 +37,9 @@ class WebSocketConnection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=max_queue)
         self._close: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
+        self._max_queue = max_queue
+        self._send_lock = asyncio.Lock()
+        self._direct: list[str] | None = None  # messages the reader sends itself, in order
 
     def start(self) -> None:
         self._writer = asyncio.ensure_future(self._write())
@@ -38,6 +47,12 @@ class WebSocketConnection:
     def deliver(self, text: str) -> None:
         if self._close is not None:
             return
+        direct = self._direct
+        if direct is not None and (direct or (self._queue.empty()
+                                              and not self._send_lock.locked())):
+            if len(direct) < self._max_queue:
+                direct.append(text)
+                return
         try:
             self._queue.put_nowait(text)
         except asyncio.QueueFull:
@@ -61,13 +76,30 @@ class WebSocketConnection:
     def closing(self) -> bool:
         return self._close is not None
 
+    @contextlib.asynccontextmanager
+    async def direct(self) -> AsyncIterator[None]:
+        """Around the handling of this connection's own message: send its replies inline."""
+        self._direct = []
+        try:
+            yield
+        finally:
+            texts, self._direct = self._direct, None
+            if texts and self._close is None:
+                async with self._send_lock:
+                    try:
+                        for text in texts:
+                            await self.websocket.send_text(text)
+                    except Exception:  # the peer went away; the reader sees the disconnect
+                        logger.debug("livetemplate: direct send failed", exc_info=True)
+
     async def _write(self) -> None:
         try:
             while True:
                 text = await self._queue.get()
                 if text is None:
                     break
-                await self.websocket.send_text(text)
+                async with self._send_lock:
+                    await self.websocket.send_text(text)
             if self._close is not None:
                 code, reason = self._close
                 await self.websocket.close(code=code, reason=_close_reason(reason))

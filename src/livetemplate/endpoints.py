@@ -87,9 +87,10 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                     " dropped, slow down",
                 )))
                 continue
-            reply = await app.handle_action(page, raw, origin=conn)
-            if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
-                conn.deliver(protocol.dumps(reply))
+            async with conn.direct():
+                reply = await app.handle_action(page, raw, origin=conn)
+                if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
+                    conn.deliver(protocol.dumps(reply))
     finally:
         page.detach(conn)
         app.touch(page)
