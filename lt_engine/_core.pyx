@@ -177,7 +177,7 @@ cdef class ForDesc(Entry):
     cdef public tuple body_outer
     cdef public Py_ssize_t key_slot
     cdef public object key_mask  # leaves (this level) the key slot depends on
-    cdef unsigned long long key_mask_c  # the same, as an item mask (see item_mask)
+    cdef unsigned long long key_mask_c  # the same, as an item mask (see item_mask_fast)
     cdef public tuple key_outer  # outer masks of the key slot
     cdef public Py_ssize_t level
     cdef public object loop_factory
@@ -560,47 +560,15 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef unsigned long long item_mask(tuple leaves, object it, Py_ssize_t target_reg, list frame,
-                                  Py_ssize_t i, Py_ssize_t n, list old, Py_ssize_t off,
-                                  object env) except? 0:
-    """Bit mask of the leaves that no longer equal ``old``; allocates nothing when none changed.
-
-    The common case is decided by identity: an old leaf is never a mutable object (those are
-    stored as UNSTABLE), so finding the very same object again means the leaf is unchanged.
-    """
-    cdef Py_ssize_t k, count = len(leaves)
-    cdef LeafDesc leaf
-    cdef unsigned long long mask = 0
-    cdef object v, root
-    cdef PyObject* old_k
-    cdef PyObject* found
-    cdef bint same
-    for k in range(count):
-        leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
-        old_k = PyList_GET_ITEM(old, off + k)
-        if leaf.loop_attr:
-            same = same_loop_leaf(leaf.loop_attr, i, n, <object>old_k)
-        else:
-            root = it if leaf.root == target_reg else frame[leaf.root]
-            if leaf.nsteps == 0:
-                if <PyObject*>root == old_k:
-                    continue
-            elif leaf.nsteps == 1 and leaf.fast0 and plain_dict(root):
-                found = PyDict_GetItemWithError(root, leaf.key0)
-                if found == old_k:
-                    continue
-            v = read_leaf(leaf, root, env)
-            same = same_leaf(<object>old_k, v)
-        if not same:
-            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
-    return mask
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
 cdef inline unsigned long long item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i,
                                               Py_ssize_t n, list old, object env) except? 0:
-    """``item_mask`` over the loop's C leaf table: the per-item scan of every update."""
+    """Bit mask of the item's leaves that no longer equal ``old[off:]`` (off = nslots).
+
+    The per-item scan of every update, over the loop's C leaf table. It allocates nothing
+    when nothing changed, and the common case is decided by identity: an old leaf is never a
+    mutable object (those are stored as UNSTABLE), so finding the very same object again means
+    the leaf is unchanged.
+    """
     cdef Py_ssize_t k, off = d.body.nslots
     cdef unsigned long long mask = 0
     cdef PyObject* old_k
@@ -1143,8 +1111,7 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     cdef ItemState o
     for i in dirty:
         o = <ItemState>old[i]
-        ch = item_mask(d.leaves, items[i], d.target_reg, None, i, n, o.vals, d.body.nslots,
-                       env)
+        ch = item_mask_fast(d, items[i], None, i, n, o.vals, env)
         if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
             return _UNSTABLE  # the key changes: match by key in the general path
         masks.append(ch)
@@ -1250,7 +1217,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o is not None and (o.mark is token or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
-                ch = item_mask(d.leaves, it, d.target_reg, frame, i, n, o.vals, d.body.nslots, env)
+                ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
                 delta = o.pos - i
                 if delta:
                     shifted = True

@@ -333,7 +333,6 @@ class Compiler:
         finally:
             self.builder = outer
             self.scopes.pop()
-        depth0 = sum(1 for lv in self.scopes.levels if lv.kind == "loop")
         slot = ForSlot(
             level=level.index,
             iter_code=iter_code,
@@ -345,7 +344,6 @@ class Compiler:
             body=body,
             leaves=level.leaves,
             sequential=level.sequential or body.deps().volatile,
-            depth0=depth0,
         )
         slot.target_reg = target_reg  # type: ignore[attr-defined]
         self.builder.slot(slot)

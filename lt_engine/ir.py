@@ -80,7 +80,6 @@ class ForSlot:
     body: Node
     leaves: list[Leaf]
     sequential: bool  # items depend on each other (loop.changed, namespaces): no skipping
-    depth0: int = 0
 
 
 @dataclass
