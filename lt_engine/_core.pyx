@@ -45,6 +45,12 @@ from .wire import (
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
 )
 
+cdef extern from "Python.h":
+    # the raw C call: borrowed result, NULL when missing (or on error, see PyErr_Occurred)
+    PyObject* dict_lookup "PyDict_GetItemWithError"(PyObject* mapping, PyObject* key)
+    PyObject* PyErr_Occurred()
+
+
 cdef enum:
     LEAF_OTHER = 0
     LEAF_ITEM = 1  # the loop item itself
@@ -560,28 +566,32 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
-cdef inline unsigned long long item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i,
-                                              Py_ssize_t n, list old, object env) except? 0:
-    """Bit mask of the item's leaves that no longer equal ``old[off:]`` (off = nslots).
+cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
+                               list old, object env, unsigned long long* out) except -1:
+    """Set ``out`` to the bit mask of the item's leaves that no longer equal ``old[off:]``.
 
     The per-item scan of every update, over the loop's C leaf table. It allocates nothing
     when nothing changed, and the common case is decided by identity: an old leaf is never a
     mutable object (those are stored as UNSTABLE), so finding the very same object again means
     the leaf is unchanged.
     """
-    cdef Py_ssize_t k, off = d.body.nslots
+    cdef Py_ssize_t k, off = d.body.nslots, count = d.nleaves
     cdef unsigned long long mask = 0
     cdef PyObject* old_k
     cdef PyObject* found
     cdef int code
+    cdef int* lcode = d.lcode
+    cdef PyObject** lkey = d.lkey
     cdef bint is_dict = plain_dict(it)
-    for k in range(d.nleaves):
+    for k in range(count):
         old_k = PyList_GET_ITEM(old, off + k)
-        code = d.lcode[k]
+        code = lcode[k]
         if code == LEAF_DICT_KEY and is_dict:
-            found = PyDict_GetItemWithError(it, <object>d.lkey[k])
+            found = dict_lookup(<PyObject*>it, lkey[k])
             if found == old_k:
                 continue
+            if found == NULL and PyErr_Occurred() != NULL:
+                return -1
         elif code == LEAF_ITEM:
             if <PyObject*>it == old_k:
                 continue
@@ -592,7 +602,8 @@ cdef inline unsigned long long item_mask_fast(ForDesc d, object it, list frame, 
             continue
         if not same_leaf(<object>old_k, read_one_leaf(d, k, it, frame, env)):
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
-    return mask
+    out[0] = mask
+    return 0
 
 
 cdef object read_one_leaf(ForDesc d, Py_ssize_t k, object it, list frame, object env):
@@ -1111,7 +1122,7 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     cdef ItemState o
     for i in dirty:
         o = <ItemState>old[i]
-        ch = item_mask_fast(d, items[i], None, i, n, o.vals, env)
+        item_mask_fast(d, items[i], None, i, n, o.vals, env, &ch)
         if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
             return _UNSTABLE  # the key changes: match by key in the general path
         masks.append(ch)
@@ -1173,7 +1184,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if marking and o.mark is token:
                 o = None
             else:
-                ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
+                item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
                 if not ch and not outer_dirty:
                     if states is not None:
                         if marking:
@@ -1195,7 +1206,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if o is None and delta and 0 <= i + delta < m:
             # Items shifted (inserted or removed before): try the old item as far along.
             o = <ItemState>old[i + delta]
-            ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
+            item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
             if o.mark is token or (
                 (ch & d.key_mask_c) or key_outer_dirty if d.key_slot >= 0
                 else (ch or outer_dirty)
@@ -1217,7 +1228,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o is not None and (o.mark is token or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
-                ch = item_mask_fast(d, it, frame, i, n, o.vals, env)
+                item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
                 delta = o.pos - i
                 if delta:
                     shifted = True
