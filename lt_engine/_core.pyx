@@ -376,8 +376,8 @@ cdef class ItemState(NodeState):
     cdef public object key
     cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
     # vals holds the slot values, then the item's leaves (one list per item keeps pages small)
-    cdef public object mark  # the update that claimed this state for a position
     cdef public Py_ssize_t pos  # index in its range, as of the last update
+    cdef unsigned long long claim  # the update (see _generation) that gave it a position
 
 
 @cython.no_gc
@@ -1149,9 +1149,17 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     return ops or None
 
 
+# Each general range update takes a new number; an old item state stamped with it (``claim``)
+# already has its place in the new order.
+cdef unsigned long long _generation = 0
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
+    """The general update of a range: match each item to an old one (same position, then
+    the old position plus the current shift, then by key), update or render it, then diff
+    the key order."""
     cdef list old = rs.items
     cdef Py_ssize_t i, n = len(items), m = len(old)
     cdef bint outer_dirty = d.sequential or d.body.volatile or affected(d.body_outer, CH)
@@ -1160,16 +1168,15 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     cdef list states = None  # made at the first item that is not the same as before
     cdef list updated = []  # (state, change) of kept items updated in place, in new order
     cdef list fresh = []  # indices of items rendered anew
+    global _generation
+    _generation += 1
+    cdef unsigned long long gen = _generation
     cdef list frame
-    cdef tuple leaves
     cdef ItemState o, st
     cdef unsigned long long ch = 0
     cdef object sub, k
     cdef dict by_key
-    token = object()  # marks old states already claimed by a new position in this update
-    cdef bint marking = False  # marks are needed only once an item is looked up by key
     cdef Py_ssize_t delta = 0  # old position - new position of the last item found by key
-    cdef Py_ssize_t j
     loop = make_loop(d, items)
     env = S[0][0].env
     cdef bint need_frame = d.target_reg < 0
@@ -1181,14 +1188,13 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         o = None
         if i < m:
             o = <ItemState>old[i]
-            if marking and o.mark is token:
+            if o.claim == gen:
                 o = None
             else:
                 item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
                 if not ch and not outer_dirty:
+                    o.claim = gen
                     if states is not None:
-                        if marking:
-                            o.mark = token
                         states[i] = o
                     continue
                 if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
@@ -1198,16 +1204,11 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
-        if o is None and not marking:
-            # From here on, positions may claim any old state: mark those claimed so far.
-            marking = True
-            for j in range(i):
-                (<ItemState>states[j]).mark = token
         if o is None and delta and 0 <= i + delta < m:
             # Items shifted (inserted or removed before): try the old item as far along.
             o = <ItemState>old[i + delta]
             item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
-            if o.mark is token or (
+            if o.claim == gen or (
                 (ch & d.key_mask_c) or key_outer_dirty if d.key_slot >= 0
                 else (ch or outer_dirty)
             ):
@@ -1225,7 +1226,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 by_key = {(<ItemState>x).key: x for x in old}
                 rs.by_key = by_key
             o = by_key.get(k)
-            if o is not None and (o.mark is token or (o.explicit and o.key != k)):
+            if o is not None and (o.claim == gen or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
                 item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
@@ -1233,8 +1234,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 if delta:
                     shifted = True
         if o is not None:
-            if marking:
-                o.mark = token
+            o.claim = gen
             if ch or outer_dirty:
                 store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, o.vals,
                              d.body.nslots)
@@ -1259,25 +1259,39 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     if states is None:
         states = old if n == m else old[:n]
     rs.items = states
-    cdef list ops
     if not fresh and not shifted and n == m:
         if not updated:
             return None
         return [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
+    return diff_order(d, rs, old, states, updated, fresh, shifted, gen)
+
+
+cdef object diff_order(ForDesc d, RangeState rs, list old, list states, list updated,
+                       list fresh, bint shifted, unsigned long long gen):
+    """Ops for a range whose items are matched (kept, updated or fresh): the cheap cases
+    directly, the rest through the general keyed diff."""
+    cdef Py_ssize_t i, n = len(states), m = len(old)
+    cdef ItemState o
+    cdef list ops
+    cdef dict by_key
     # Kept items still in their old order, new ones only at one end (appends, removals, a
     # capped log that drops its oldest line): removes, updates and one append or prepend.
     cdef Py_ssize_t last = -1, last_kept = -1, kept = 0
     cdef bint in_order = True
-    for i in range(n):
-        o = <ItemState>states[i]
-        if marking and o.mark is not token:
-            continue  # a new item
-        if o.pos <= last:
-            in_order = False
-            break
-        last = o.pos
-        last_kept = i
-        kept += 1
+    cdef bint tail_only = not shifted and (not fresh or fresh[0] >= m)
+    if tail_only:  # every old item kept its position: no need to look at them again
+        last_kept = min(n, m) - 1
+        kept = min(n, m)
+    else:
+        for i in range(n):
+            o = <ItemState>states[i]
+            if o.claim != gen:
+                continue  # a new item
+            if o.pos <= last:
+                in_order = False
+            last = o.pos
+            last_kept = i
+            kept += 1
     cdef bint suffix = not fresh or fresh[0] > last_kept
     cdef bint prefix = bool(fresh) and fresh[len(fresh) - 1] == len(fresh) - 1 and (
         last_kept >= len(fresh) or last_kept == -1)
@@ -1287,8 +1301,8 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if by_key is None:
             by_key = {(<ItemState>x).key: x for x in old}
         ops = []
-        for x in (old if marking else old[n:]):
-            if marking and (<ItemState>x).mark is token:
+        for x in (old[n:] if tail_only else old):
+            if (<ItemState>x).claim == gen:
                 continue
             ops.append([OP_REMOVE, (<ItemState>x).key])
             by_key.pop((<ItemState>x).key, None)
@@ -1299,12 +1313,15 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             ops.append([OP_APPEND if suffix else OP_PREPEND,
                         [item_tree(<ItemState>states[i]) for i in fresh]])
         rs.by_key = by_key
-        set_positions(states)
-        return smallest(d, ops, states, len(fresh), len(ops) - len(fresh and [1]) - len(updated),
-                        len(updated))
+        if tail_only:
+            for i in fresh:
+                (<ItemState>states[i]).pos = i
+        else:
+            set_positions(states)
+        return smallest(d, ops, states, len(fresh), m - kept, len(updated))
     set_positions(states)
     cdef dict pending = {id(x): sub for x, sub in updated}
-    return rekey_and_diff(d, rs, old, states, pending, fresh, token)
+    return rekey_and_diff(d, rs, old, states, pending, fresh, gen)
 
 
 cdef void set_positions(list states) except *:
@@ -1314,7 +1331,7 @@ cdef void set_positions(list states) except *:
 
 
 cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict pending,
-                           list fresh, object token):
+                           list fresh, unsigned long long gen):
     """General path: give new items unique keys, then emit the ops for the new key order."""
     cdef list old_keys = [(<ItemState>x).key for x in old]
     cdef dict old_by_key = {}
@@ -1325,7 +1342,6 @@ cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict
     for i in range(len(states)):
         if i not in fresh_set:
             st = <ItemState>states[i]
-            st.mark = token
             taken[st.key] = st
     for x in old:
         old_by_key[(<ItemState>x).key] = x
@@ -1333,7 +1349,7 @@ cdef object rekey_and_diff(ForDesc d, RangeState rs, list old, list states, dict
     for i in fresh:
         st = <ItemState>states[i]
         prev = old_by_key.get(st.key)
-        if prev is not None and prev.mark is not token and prev.desc is st.desc:
+        if prev is not None and prev.claim != gen and prev.desc is st.desc:
             # An old item with the same content key that no position claimed: diff it.
             sub = diff_items(prev, st)
             if sub is not None:
