@@ -299,7 +299,7 @@
   const FIELD = /^(INPUT|SELECT|TEXTAREA)$/;
   const EVENTS = ['click', 'submit', 'change', 'input', 'keydown', 'keyup'];
   const LOST_PAGE = ['page_not_found', 'token_expired', 'token_invalid'];
-  const FATAL = ['origin', 'token_missing', 'token_other_page'];
+  const FATAL = ['origin', 'token_missing'];
   const script = document.currentScript;
   const scriptOption = (name) => script && script.getAttribute(`data-lvt-${name}`);
   let instances = 0;
@@ -411,6 +411,7 @@
         const full = this.fresh || !this.tree;
         this.fresh = false;
         this.attempts = 0;
+        this.refusal = null;
         this.apply(msg.tree, msg.meta || {}, full);
       }
     }
@@ -438,7 +439,8 @@
     render(rows) {
       const active = document.activeElement;
       const field = active && isTextField(active);
-      const [start, end, dir] = field ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : [];
+      const [start, end, dir] = field
+        ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : [];
       const done = rows && rows.every((p) => {
         if (!p.el.isConnected) return false;
         if (p.remove) return p.el.remove(), true;
@@ -506,7 +508,8 @@
       if (i < 0) return;
       for (const p of this.pending.splice(i, n === undefined ? this.pending.length : n)) {
         p.el.classList.remove(cls);
-        if (meta && meta.success && p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset')) p.el.reset();
+        const form = p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset');
+        if (meta && meta.success && form) p.el.reset();
       }
     }
 
@@ -563,7 +566,8 @@
   // One-line start: the <script> tag alone makes the page live, unless it says data-lvt-manual
   // or the page made its own client before the document finished loading.
   function autostart() {
-    if (instances || !/^https?:$/.test(location.protocol) || (script && script.hasAttribute('data-lvt-manual'))) return;
+    const manual = script && script.hasAttribute('data-lvt-manual');
+    if (instances || manual || !/^https?:$/.test(location.protocol)) return;
     window.liveTemplate = new LiveTemplateClient().connect();
   }
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', autostart);
