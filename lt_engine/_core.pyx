@@ -1200,7 +1200,8 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
         if states is None:
-            states = old[:i] + [None] * (n - i)
+            states = old[:i]  # one copy of the unchanged prefix
+            states.extend([None] * (n - i))
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
