@@ -375,7 +375,6 @@ cdef class NodeState:
 cdef class ItemState(NodeState):
     cdef public object key
     cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
-    # vals holds the slot values, then the item's leaves (one list per item keeps pages small)
     cdef public Py_ssize_t pos  # index in its range, as of the last update
     cdef unsigned long long claim  # the update (see _generation) that gave it a position
 
@@ -384,6 +383,8 @@ cdef class ItemState(NodeState):
 cdef class RangeState:
     cdef public list items
     cdef public dict by_key  # key -> ItemState, built when an update first needs it
+    # the leaves of every item, item after item (nleaves each): one contiguous scan per update
+    cdef public list leaves
     cdef public list snap  # for by-identity ranges: each item, or UNSTABLE when mutable
     # for ranges over a TrackedList: the list, its version and the shared epoch last seen
     cdef public object tracked
@@ -567,7 +568,8 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
-                               list old, object env, unsigned long long* out) except -1:
+                               list old, Py_ssize_t off, object env,
+                               unsigned long long* out) except -1:
     """Set ``out`` to the bit mask of the item's leaves that no longer equal ``old[off:]``.
 
     The per-item scan of every update, over the loop's C leaf table. It allocates nothing
@@ -575,7 +577,7 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
     mutable object (those are stored as UNSTABLE), so finding the very same object again means
     the leaf is unchanged.
     """
-    cdef Py_ssize_t k, off = d.body.nslots, count = d.nleaves
+    cdef Py_ssize_t k, count = d.nleaves
     cdef unsigned long long mask = 0
     cdef PyObject* old_k
     cdef PyObject* found
@@ -636,6 +638,29 @@ cdef void store_leaves(tuple leaves, object it, Py_ssize_t target_reg, list fram
             vals[off + k] = read_leaf(leaf, it, env)
         else:
             vals[off + k] = read_leaf(leaf, frame[leaf.root], env)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void append_leaves(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
+                        object env, list flat) except *:
+    """Append an item's current leaves to a range's flat leaf list."""
+    cdef Py_ssize_t k
+    cdef LeafDesc leaf
+    for k in range(d.nleaves):
+        leaf = <LeafDesc>PyTuple_GET_ITEM(d.leaves, k)
+        if leaf.loop_attr:
+            flat.append(loop_leaf(leaf.loop_attr, i, n))
+        elif leaf.root == d.target_reg:
+            flat.append(read_leaf(leaf, it, env))
+        else:
+            flat.append(read_leaf(leaf, frame[leaf.root], env))
+
+
+cdef inline void copy_leaves(list flat, list old, Py_ssize_t off, Py_ssize_t count) except *:
+    cdef Py_ssize_t k
+    for k in range(off, off + count):
+        flat.append(<object>PyList_GET_ITEM(old, k))
 
 
 cdef object diff_leaves(tuple old, tuple new):
@@ -769,11 +794,11 @@ def render_node_html(NodeDesc d, list S):
 # Mount: render keeping state
 
 
-cdef NodeState render_state(NodeDesc d, list S, NodeState st, Py_ssize_t extra=0):
+cdef NodeState render_state(NodeDesc d, list S, NodeState st):
     if st is None:
         st = NodeState()
     st.desc = d
-    cdef list vals = [None] * (d.nslots + extra)
+    cdef list vals = [None] * d.nslots
     st.vals = vals
     cdef Entry e
     cdef Py_ssize_t b
@@ -810,6 +835,7 @@ cdef RangeState render_range(ForDesc d, list S):
     cdef list states = [None] * n
     cdef ItemState st
     cdef list frame
+    cdef list flat = []
     loop = make_loop(d, items)
     env = S[0][0].env
     for i in range(n):
@@ -819,14 +845,14 @@ cdef RangeState render_range(ForDesc d, list S):
         S.append(frame)
         try:
             st = ItemState()
-            render_state(d.body, S, st, len(d.leaves))
-            store_leaves(d.leaves, items[i], d.target_reg, frame, i, n, env, st.vals,
-                         d.body.nslots)
+            render_state(d.body, S, st)
+            append_leaves(d, items[i], frame, i, n, env, flat)
         finally:
             S.pop()
         st.pos = i
         states[i] = st
     rs.items = states
+    rs.leaves = flat
     assign_keys(d, states, None)
     if d.by_identity:
         rs.snap = make_snap(items)
@@ -1122,7 +1148,7 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     cdef ItemState o
     for i in dirty:
         o = <ItemState>old[i]
-        item_mask_fast(d, items[i], None, i, n, o.vals, env, &ch)
+        item_mask_fast(d, items[i], None, i, n, rs.leaves, i * d.nleaves, env, &ch)
         if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
             return _UNSTABLE  # the key changes: match by key in the general path
         masks.append(ch)
@@ -1136,7 +1162,7 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
         if not ch:
             continue
         o = <ItemState>old[i]
-        store_leaves(d.leaves, it, d.target_reg, None, i, n, env, o.vals, d.body.nslots)
+        store_leaves(d.leaves, it, d.target_reg, None, i, n, env, rs.leaves, i * d.nleaves)
         if loop is not None:
             loop.index0 = i
         S.append(new_frame(d, it, loop))
@@ -1161,7 +1187,9 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     the old position plus the current shift, then by key), update or render it, then diff
     the key order."""
     cdef list old = rs.items
-    cdef Py_ssize_t i, n = len(items), m = len(old)
+    cdef list old_flat = rs.leaves
+    cdef list flat = None  # the new leaves, made with ``states``
+    cdef Py_ssize_t i, n = len(items), m = len(old), L = d.nleaves
     cdef bint outer_dirty = d.sequential or d.body.volatile or affected(d.body_outer, CH)
     cdef bint key_outer_dirty = affected(d.key_outer, CH)
     cdef bint shifted = False  # some kept item is no longer at its old position
@@ -1191,24 +1219,26 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o.claim == gen:
                 o = None
             else:
-                item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
+                item_mask_fast(d, it, frame, i, n, old_flat, i * L, env, &ch)
                 if not ch and not outer_dirty:
                     o.claim = gen
                     if states is not None:
                         states[i] = o
+                        copy_leaves(flat, old_flat, i * L, L)
                     continue
                 if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
         if states is None:
             states = old[:i]  # one copy of the unchanged prefix
             states.extend([None] * (n - i))
+            flat = old_flat[:i * L]
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
         if o is None and delta and 0 <= i + delta < m:
             # Items shifted (inserted or removed before): try the old item as far along.
             o = <ItemState>old[i + delta]
-            item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
+            item_mask_fast(d, it, frame, i, n, old_flat, o.pos * L, env, &ch)
             if o.claim == gen or (
                 (ch & d.key_mask_c) or key_outer_dirty if d.key_slot >= 0
                 else (ch or outer_dirty)
@@ -1230,15 +1260,17 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o is not None and (o.claim == gen or (o.explicit and o.key != k)):
                 o = None
             if o is not None:
-                item_mask_fast(d, it, frame, i, n, o.vals, env, &ch)
+                item_mask_fast(d, it, frame, i, n, old_flat, o.pos * L, env, &ch)
                 delta = o.pos - i
                 if delta:
                     shifted = True
         if o is not None:
             o.claim = gen
+            if ch:
+                append_leaves(d, it, frame, i, n, env, flat)
+            else:
+                copy_leaves(flat, old_flat, o.pos * L, L)
             if ch or outer_dirty:
-                store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, o.vals,
-                             d.body.nslots)
                 S.append(frame)
                 try:
                     sub = update_item(d, o, S, CH, -1 if d.sequential else mask_object(ch))
@@ -1251,15 +1283,17 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         st = ItemState()
         S.append(frame)
         try:
-            render_state(d.body, S, st, len(d.leaves))
+            render_state(d.body, S, st)
         finally:
             S.pop()
-        store_leaves(d.leaves, it, d.target_reg, frame, i, n, env, st.vals, d.body.nslots)
+        append_leaves(d, it, frame, i, n, env, flat)
         states[i] = st
         fresh.append(i)
     if states is None:
         states = old if n == m else old[:n]
+        flat = old_flat if n == m else old_flat[:n * L]
     rs.items = states
+    rs.leaves = flat
     if not fresh and not shifted and n == m:
         if not updated:
             return None
