@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lt_engine import track
+
 Data = dict[str, Any]
 Action = Callable[[Data, random.Random], set[str]]
 
@@ -166,11 +168,34 @@ def w4_undo(data: Data) -> set[str]:
     return {"log"}
 
 
+# --- W2t, W4t: the same pages with tracked data ----------------------------------------------
+# lt_engine.track() makes the lists report their own changes (docs/api.md, "Tracked data"): the
+# update checks the toggled row or the appended message instead of scanning 1,000 rows.  The
+# actions are the same code; W4t appends a tracked message so the log stays fully tracked.
+
+
+def w2t_build() -> Data:
+    return track(w2_build())
+
+
+def w4t_build() -> Data:
+    return track(w4_build())
+
+
+def w4t_action(data: Data, rng: random.Random) -> set[str]:
+    log = data["log"]
+    log.append(track(w4_message(log[-1]["id"] + 1 if log else 0)))
+    return {"log"}
+
+
 WORKLOADS: tuple[Workload, ...] = (
     Workload("W1", "counter", W1_TEMPLATE, w1_build, w1_action),
     Workload("W2", "todo-1k", W2_TEMPLATE, w2_build, w2_action),
     Workload("W3", "table-10k", W3_TEMPLATE, w3_build, w3_action),
     Workload("W4", "append", W4_TEMPLATE, w4_build, w4_action, reset_each_round=True, undo=w4_undo),
+    Workload("W2t", "todo-1k tracked", W2_TEMPLATE, w2t_build, w2_action),
+    Workload("W4t", "append tracked", W4_TEMPLATE, w4t_build, w4t_action, reset_each_round=True,
+             undo=w4_undo),
 )
 
 

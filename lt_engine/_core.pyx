@@ -189,6 +189,7 @@ cdef class ForDesc(Entry):
     cdef public object loop_factory
     cdef public tuple key_prefix  # bindings the key slot may read, run before it
     cdef public bint by_identity  # the body reads only the item itself (and loop positions)
+    cdef public bint uses_length  # some leaf depends on the loop's length (last, revindex, …)
     # The leaves as C arrays for the per-item scan: LEAF_* code, and the dict key or loop attr.
     cdef int* lcode
     cdef PyObject** lkey
@@ -226,6 +227,7 @@ cdef class ForDesc(Entry):
                 break
         self.key_prefix = tuple(prefix)
         self.nleaves = len(leaves)
+        self.uses_length = any((<LeafDesc>leaf).loop_attr in (3, 4, 6, 7) for leaf in leaves)
         self.lcode = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
         self.lattr = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
         self.lkey = <PyObject**>PyMem_Malloc(max(self.nleaves, 1) * sizeof(PyObject*))
@@ -1089,15 +1091,14 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
     cdef list items = collect(d, S)
-    cdef object result, dirty
+    cdef object result, changes
     if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
-            and not d.sequential
-            and not d.body.volatile and rs.epoch == shared_epoch()
-            and len(items) == len(rs.items) and not affected(d.body_outer, CH)):
+            and not d.sequential and not d.body.volatile and rs.epoch == shared_epoch()
+            and not affected(d.body_outer, CH)):
         # The list reports its own changes: check only the items it names.
-        dirty = (<object>items).lt_changes_since(rs.seen)
-        if dirty is not None:
-            result = update_positions(d, rs, items, sorted(dirty), S, CH)
+        changes = (<object>items).lt_changes_since(rs.seen)
+        if changes is not None and changes[1] == len(rs.items):
+            result = update_tracked(d, rs, items, sorted(changes[0]), S, CH)
             if result is not _UNSTABLE:
                 rs.seen = (<object>items).lt_version
                 return result
@@ -1134,14 +1135,56 @@ cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, lis
     return update_positions(d, rs, items, dirty, S, CH)
 
 
+cdef object update_tracked(ForDesc d, RangeState rs, list items, list dirty, list S, list CH):
+    """A TrackedList named the items changed in place; any beyond the old length are new."""
+    cdef Py_ssize_t i, m = len(rs.items), n = len(items)
+    if n != m and d.uses_length:
+        return _UNSTABLE  # loop.last, loop.length … of every item may have changed
+    cdef object ops = update_positions(d, rs, items, dirty, S, CH, n) if dirty else None
+    if ops is _UNSTABLE or n == m:
+        return ops
+    # appended items: rendered and sent as one append op
+    cdef list fresh = []
+    cdef ItemState st
+    cdef list frame
+    env = S[0][0].env
+    loop = make_loop(d, items)
+    for i in range(m, n):
+        it = items[i]
+        if loop is not None:
+            loop.index0 = i
+        frame = new_frame(d, it, loop)
+        st = ItemState()
+        S.append(frame)
+        try:
+            render_state(d.body, S, st)
+        finally:
+            S.pop()
+        append_leaves(d, it, frame, i, n, env, rs.leaves)
+        st.pos = i
+        fresh.append(st)
+    if rs.by_key is None:
+        rs.by_key = {(<ItemState>x).key: x for x in rs.items}
+    assign_keys(d, fresh, rs.by_key)
+    rs.items.extend(fresh)
+    if d.by_identity and rs.snap is not None:
+        rs.snap.extend(make_snap(items[m:]))
+    ops = ops or []
+    ops.append([OP_APPEND, [item_tree(<ItemState>x) for x in fresh]])
+    return ops
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, list S,
-                             list CH):
-    """Update the items at the ``dirty`` positions of a range whose length and order did not
-    change.  Returns UNSTABLE, having changed nothing, when a key changed (general path)."""
+                             list CH, Py_ssize_t n=-1):
+    """Update the items at the ``dirty`` positions of a range whose order did not change
+    (``n``: the length loop positions count with, by default ``len(items)``).  Returns
+    UNSTABLE, having changed nothing, when a key changed (general path)."""
     cdef list old = rs.items
-    cdef Py_ssize_t i, n = len(items)
+    cdef Py_ssize_t i
+    if n < 0:
+        n = len(items)
     env = S[0][0].env
     cdef list masks = []
     cdef unsigned long long ch

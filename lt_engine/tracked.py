@@ -22,6 +22,7 @@ from typing import Any, SupportsIndex
 _shared_epoch = [0]
 
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset)
+APPEND_LOG = 64  # appends remembered between structural changes; more count as one
 
 
 def shared_epoch() -> int:
@@ -64,7 +65,8 @@ def _opaque(value: Any) -> bool:
 class TrackedList(_Child, list):  # type: ignore[misc]
     """A list that records which items changed since each version."""
 
-    __slots__ = ("_lt_parent", "_lt_slot", "_lt_version", "_lt_struct", "_lt_dirty", "_lt_opaque")
+    __slots__ = ("_lt_parent", "_lt_slot", "_lt_version", "_lt_struct", "_lt_dirty", "_lt_opaque",
+                 "_lt_appends")
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
         super().__init__(items)
@@ -74,6 +76,7 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         self._lt_struct = 0  # version of the last structural change
         self._lt_dirty: dict[int, int] = {}  # index -> version of its last change, oldest first
         self._lt_opaque = 0  # items whose changes this list cannot see
+        self._lt_appends: list[tuple[int, int]] = []  # (version, length before) since _lt_struct
         for i, item in enumerate(self):
             self._lt_take(item, i)
 
@@ -102,7 +105,17 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         self._lt_version += 1
         self._lt_struct = self._lt_version
         self._lt_dirty.clear()
+        self._lt_appends.clear()
         self._lt_renumber(start)
+        self._lt_notify()
+
+    def _lt_appended(self, before: int) -> None:
+        """Items were added at the end: earlier items kept their places."""
+        if len(self._lt_appends) >= APPEND_LOG:
+            self._lt_structural(before)
+            return
+        self._lt_version += 1
+        self._lt_appends.append((self._lt_version, before))
         self._lt_notify()
 
     def _lt_child_changed(self, index: int) -> None:
@@ -112,16 +125,24 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         dirty[index] = self._lt_version
         self._lt_notify()
 
-    def lt_changes_since(self, version: int) -> list[int] | None:
-        """Indices changed after ``version``, or None when only a full scan can tell."""
+    def lt_changes_since(self, version: int) -> tuple[list[int], int] | None:
+        """``(indices changed, length)`` since ``version``: the items changed in place after it,
+        and how many items the list had then (any beyond were appended). None when only a full
+        scan can tell (a structural change, or items whose changes the list cannot see)."""
         if self._lt_struct > version or self._lt_opaque:
             return None
+        length = len(self)
+        for appended_at, before in self._lt_appends:
+            if appended_at > version:
+                length = before
+                break
         changed = []
         for index in reversed(self._lt_dirty):
             if self._lt_dirty[index] <= version:
                 break
-            changed.append(index)
-        return changed
+            if index < length:
+                changed.append(index)
+        return changed, length
 
     @property
     def lt_version(self) -> int:
@@ -157,14 +178,15 @@ class TrackedList(_Child, list):  # type: ignore[misc]
     def append(self, value: Any) -> None:
         list.append(self, value)
         self._lt_take(value, len(self) - 1)
-        self._lt_structural(len(self) - 1)
+        self._lt_appended(len(self) - 1)
 
     def extend(self, values: Iterable[Any]) -> None:
         start = len(self)
         list.extend(self, values)
         for i in range(start, len(self)):
             self._lt_take(list.__getitem__(self, i), i)
-        self._lt_structural(start)
+        if len(self) > start:
+            self._lt_appended(start)
 
     def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[override]
         self.extend(values)

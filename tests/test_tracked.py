@@ -16,6 +16,9 @@ from lt_engine.tracked import TrackedDict, TrackedList, track, untrack
 ROWS = ('<ul>{% for t in todos %}<li data-key="{{ t.id }}" class="{{ "done" if t.done }}">'
         "{{ t.title }}{% for tag in t.tags %}<i>{{ tag }}</i>{% endfor %}</li>{% endfor %}</ul>"
         "{{ todos|length }}")
+# the same rows, numbered: appends change every row's loop.last / loop.length
+NUMBERED = ('{% for t in todos %}<p data-key="{{ t.id }}">{{ loop.index }}/{{ loop.length }}'
+            "{{ t.title }}{{ '.' if loop.last }}</p>{% endfor %}")
 
 
 def rows(n: int) -> list[dict]:
@@ -40,18 +43,21 @@ def test_changes_since_names_changed_items_and_gives_up_on_structure() -> None:
     v = items.lt_version
     items[3]["done"] = True
     items[1]["tags"].append("b")
-    assert sorted(items.lt_changes_since(v)) == [1, 3]
+    changed, length = items.lt_changes_since(v)
+    assert sorted(changed) == [1, 3] and length == 5
     v = items.lt_version
-    assert items.lt_changes_since(v) == []
+    assert items.lt_changes_since(v) == ([], 5)
     items.append(track({"id": 9}))
-    assert items.lt_changes_since(v) is None
+    items[0]["done"] = True
+    items[5]["done"] = True  # appended after v: new, not changed
+    assert items.lt_changes_since(v) == ([0], 5)
     v = items.lt_version
     items.insert(0, track({"id": 10}))
     items[4]["done"] = True  # was index 3 before the insert
     assert items.lt_changes_since(v) is None
     v = items.lt_version
     items[4]["title"] = "x"
-    assert items.lt_changes_since(v) == [4]
+    assert items.lt_changes_since(v) == ([4], 7)
 
 
 def test_untracked_mutable_items_force_a_full_scan() -> None:
@@ -59,7 +65,7 @@ def test_untracked_mutable_items_force_a_full_scan() -> None:
     items.append({"id": 5})  # a plain dict: its changes cannot be seen
     assert items.lt_changes_since(items.lt_version) is None
     items.pop()
-    assert items.lt_changes_since(items.lt_version) == []
+    assert items.lt_changes_since(items.lt_version) == ([], 2)
 
 
 def test_pickle_round_trip() -> None:
@@ -67,20 +73,22 @@ def test_pickle_round_trip() -> None:
     again = pickle.loads(pickle.dumps(items))
     assert type(again) is TrackedList and again == items
     again[0]["done"] = True
-    assert again.lt_changes_since(0) == [0]
+    assert again.lt_changes_since(0) == ([0], 2)
 
 
-OPS = st.sampled_from(["toggle", "rename", "tag", "append", "insert", "delete", "reverse",
-                       "sort", "replace", "untracked", "share"])
+OPS = st.sampled_from(["toggle", "rename", "tag", "append", "append", "insert", "delete",
+                       "reverse", "sort", "replace", "untracked", "share", "extend"])
 
 
 @settings(max_examples=120, deadline=None)
-@given(st.lists(st.tuples(OPS, st.integers(0, 50)), min_size=1, max_size=12))
-def test_engine_updates_are_exact_with_tracked_data(ops: list[tuple[str, int]]) -> None:
+@given(st.lists(st.tuples(OPS, st.integers(0, 50)), min_size=1, max_size=12),
+       st.sampled_from([ROWS, NUMBERED]))
+def test_engine_updates_are_exact_with_tracked_data(ops: list[tuple[str, int]],
+                                                    source: str) -> None:
     data = track({"todos": rows(6)})
     todos = data["todos"]
-    tpl = lt_engine.Environment().from_string(ROWS)
-    oracle = jinja2.Environment(autoescape=True).from_string(ROWS)
+    tpl = lt_engine.Environment().from_string(source)
+    oracle = jinja2.Environment(autoescape=True).from_string(source)
     m = tpl.mount(data)
     client = copy.deepcopy(m.tree)
     next_id = 100
@@ -94,6 +102,9 @@ def test_engine_updates_are_exact_with_tracked_data(ops: list[tuple[str, int]]) 
             todos[i]["tags"].append(f"g{k}")
         elif op == "append":
             todos.append(track({"id": next_id, "title": "n", "done": False, "tags": []}))
+        elif op == "extend":
+            todos.extend(track([{"id": next_id, "title": "e", "done": True, "tags": []},
+                                {"id": -next_id, "title": "f", "done": False, "tags": ["y"]}]))
         elif op == "insert":
             todos.insert(i, track({"id": next_id, "title": "m", "done": True, "tags": ["x"]}))
         elif op == "delete" and todos:
