@@ -1272,9 +1272,14 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
         if states is None:
-            states = old[:i]  # one copy of the unchanged prefix
+            if i == m:
+                # Only new items at the end so far (the usual append): extend in place.
+                states = old
+                flat = old_flat
+            else:
+                states = old[:i]  # one copy of the unchanged prefix
+                flat = old_flat[:i * L]
             states.extend([None] * (n - i))
-            flat = old_flat[:i * L]
         if loop is not None:
             loop.index0 = i
         frame = new_frame(d, it, loop)
@@ -1297,7 +1302,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                 S.pop()
             by_key = rs.by_key
             if by_key is None:
-                by_key = {(<ItemState>x).key: x for x in old}
+                by_key = {(<ItemState>x).key: x for x in old[:m]}
                 rs.by_key = by_key
             o = by_key.get(k)
             if o is not None and (o.claim == gen or (o.explicit and o.key != k)):
@@ -1341,14 +1346,15 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
         if not updated:
             return None
         return [[OP_UPDATE, (<ItemState>x).key, sub] for x, sub in updated]
-    return diff_order(d, rs, old, states, updated, fresh, shifted, gen)
+    return diff_order(d, rs, old, m, states, updated, fresh, shifted, gen)
 
 
-cdef object diff_order(ForDesc d, RangeState rs, list old, list states, list updated,
-                       list fresh, bint shifted, unsigned long long gen):
+cdef object diff_order(ForDesc d, RangeState rs, list old, Py_ssize_t m, list states,
+                       list updated, list fresh, bint shifted, unsigned long long gen):
     """Ops for a range whose items are matched (kept, updated or fresh): the cheap cases
-    directly, the rest through the general keyed diff."""
-    cdef Py_ssize_t i, n = len(states), m = len(old)
+    directly, the rest through the general keyed diff.  ``old[:m]`` is what the client has
+    (``old`` may be ``states`` itself, extended in place by an append)."""
+    cdef Py_ssize_t i, n = len(states)
     cdef ItemState o
     cdef list ops
     cdef dict by_key
@@ -1377,9 +1383,9 @@ cdef object diff_order(ForDesc d, RangeState rs, list old, list states, list upd
     if in_order and (suffix or prefix) and (d.key_slot >= 0 or kept == m):
         by_key = rs.by_key
         if by_key is None:
-            by_key = {(<ItemState>x).key: x for x in old}
+            by_key = {(<ItemState>x).key: x for x in old[:m]}
         ops = []
-        for x in (old[n:] if tail_only else old):
+        for x in (old[n:m] if tail_only else old[:m]):
             if (<ItemState>x).claim == gen:
                 continue
             ops.append([OP_REMOVE, (<ItemState>x).key])
@@ -1399,7 +1405,7 @@ cdef object diff_order(ForDesc d, RangeState rs, list old, list states, list upd
         return smallest(d, ops, states, len(fresh), m - kept, len(updated))
     set_positions(states)
     cdef dict pending = {id(x): sub for x, sub in updated}
-    return rekey_and_diff(d, rs, old, states, pending, fresh, gen)
+    return rekey_and_diff(d, rs, old[:m], states, pending, fresh, gen)
 
 
 cdef void set_positions(list states) except *:
