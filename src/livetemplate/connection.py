@@ -6,8 +6,8 @@ connection has its own bounded queue and writer task, so one slow client never d
 closed with a reason; on reconnect it gets a full tree again.
 
 The reply to a connection's own action skips the queue: while the connection's reader runs the
-action (``direct()``), what is delivered to it is kept and sent by the reader itself right after,
-saving a task switch per action.  Order is kept: once anything waits in the queue, everything
+action, what is delivered to it is kept and sent by the reader itself right after,
+saving a task switch per action (``begin_direct``/``end_direct``).  Order is kept: once anything waits in the queue, everything
 after it does too, and every send holds one lock.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Protocol
 
 from starlette.websockets import WebSocket
@@ -76,21 +75,20 @@ class WebSocketConnection:
     def closing(self) -> bool:
         return self._close is not None
 
-    @contextlib.asynccontextmanager
-    async def direct(self) -> AsyncIterator[None]:
-        """Around the handling of this connection's own message: send its replies inline."""
+    def begin_direct(self) -> None:
+        """Before handling this connection's own message: keep its replies to send inline."""
         self._direct = []
-        try:
-            yield
-        finally:
-            texts, self._direct = self._direct, None
-            if texts and self._close is None:
-                async with self._send_lock:
-                    try:
-                        for text in texts:
-                            await self.websocket.send_text(text)
-                    except Exception:  # the peer went away; the reader sees the disconnect
-                        logger.debug("livetemplate: direct send failed", exc_info=True)
+
+    async def end_direct(self) -> None:
+        """After it (also when it failed): send what was kept, in order."""
+        texts, self._direct = self._direct, None
+        if texts and self._close is None:
+            async with self._send_lock:
+                try:
+                    for text in texts:
+                        await self.websocket.send_text(text)
+                except Exception:  # the peer went away; the reader sees the disconnect
+                    logger.debug("livetemplate: direct send failed", exc_info=True)
 
     async def _write(self) -> None:
         try:

@@ -74,7 +74,9 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                 raw = event.get("bytes")
             if raw is None:
                 continue
-            size = len(raw.encode()) if isinstance(raw, str) else len(raw)
+            # a str of n characters is at most 4n bytes: encode only when that could be too many
+            size = len(raw) if isinstance(raw, bytes) or len(raw) * 4 <= limits.max_message_bytes \
+                else len(raw.encode())
             if size > limits.max_message_bytes:
                 reason = (f"message of {size} bytes exceeds the limit of"
                           f" {limits.max_message_bytes} bytes; send smaller messages")
@@ -87,10 +89,13 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                     " dropped, slow down",
                 )))
                 continue
-            async with conn.direct():
+            conn.begin_direct()
+            try:
                 reply = await app.handle_action(page, raw, origin=conn)
                 if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
                     conn.deliver(protocol.dumps(reply))
+            finally:
+                await conn.end_direct()
     finally:
         page.detach(conn)
         app.touch(page)
