@@ -137,6 +137,26 @@ class Node:
         return total
 
 
+class NodeBuilder:
+    """Accumulates statics and slots of one node."""
+
+    def __init__(self) -> None:
+        self.statics: list[str] = [""]
+        self.slots: list[Any] = []
+        self.program: list[Any] = []
+
+    def text(self, data: str) -> None:
+        self.statics[-1] += data
+
+    def slot(self, slot: Any) -> None:
+        self.program.append(len(self.slots))
+        self.slots.append(slot)
+        self.statics.append("")
+
+    def build(self, node_id: int) -> Node:
+        return Node(self.statics, self.program, self.slots, node_id)
+
+
 @dataclass
 class MacroDef:
     """A macro body rendered to a string when called (not tracked slot by slot)."""

@@ -1,0 +1,240 @@
+# Leaves: reading the data paths a scope watches and finding which changed (included by _core.pyx).
+
+# ---------------------------------------------------------------------------------------------
+# Leaves
+
+
+cdef object read_path(object obj, tuple steps, object env):
+    cdef object kind, key, fast
+    cdef PyObject* found
+    for step in steps:
+        kind, key, fast = <tuple>step
+        if isinstance(obj, Undefined):
+            return _MISSING
+        if plain_dict(obj) and (fast or kind == 1):
+            found = PyDict_GetItem(obj, key)
+            if found is not NULL:
+                obj = <object>found
+                continue
+            if fast:
+                return _MISSING
+        elif kind == 1 and (type(obj) is list or type(obj) is _TrackedList) and type(key) is int:
+            try:
+                obj = (<list>obj)[key]
+                continue
+            except IndexError:
+                return _MISSING
+        try:
+            obj = env.getattr(obj, key) if kind == 0 else env.getitem(obj, key)
+        except Exception:
+            return _UNSTABLE
+    return leaf_value(obj)
+
+
+cdef object loop_leaf(int code, Py_ssize_t i, Py_ssize_t n):
+    if code == 1:
+        return i + 1
+    if code == 2:
+        return i
+    if code == 3:
+        return n - i
+    if code == 4:
+        return n - i - 1
+    if code == 5:
+        return i == 0
+    if code == 6:
+        return i == n - 1
+    if code == 7:
+        return n
+    if code == 8:
+        return 1
+    return 0
+
+
+cdef inline object read_leaf(LeafDesc leaf, object root, object env):
+    """The current value of a (non-loop) leaf, given the value of its root register."""
+    cdef PyObject* found
+    if leaf.nsteps == 0:
+        return leaf_value(root)
+    if leaf.nsteps == 1 and plain_dict(root) and (leaf.fast0 or leaf.kind0 == 1):
+        found = PyDict_GetItemWithError(root, leaf.key0)
+        if found is not NULL:
+            return leaf_value(<object>found)
+        if leaf.fast0:
+            return _MISSING
+    return read_path(root, leaf.steps, env)
+
+
+cdef inline bint same_loop_leaf(int code, Py_ssize_t i, Py_ssize_t n, object old):
+    """Whether a loop position leaf still has value ``old``, without boxing a new int."""
+    if code == 5:
+        return old is (i == 0)
+    if code == 6:
+        return old is (i == n - 1)
+    if type(old) is not int:
+        return False
+    cdef Py_ssize_t want
+    if code == 1:
+        want = i + 1
+    elif code == 2:
+        want = i
+    elif code == 3:
+        want = n - i
+    elif code == 4:
+        want = n - i - 1
+    elif code == 7:
+        want = n
+    elif code == 8:
+        want = 1
+    else:
+        want = 0
+    return old == want
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef tuple read_leaves(tuple leaves, object it, Py_ssize_t target_reg, list frame,
+                       Py_ssize_t i, Py_ssize_t n, object env):
+    """All leaves of a scope instance; roots come from ``it`` (the loop item) or ``frame``."""
+    cdef Py_ssize_t k, count = len(leaves)
+    cdef LeafDesc leaf
+    cdef tuple out = PyTuple_New(count)
+    cdef object v
+    for k in range(count):
+        leaf = <LeafDesc>leaves[k]
+        if leaf.loop_attr:
+            v = loop_leaf(leaf.loop_attr, i, n)
+        elif leaf.root == target_reg:
+            v = read_leaf(leaf, it, env)
+        else:
+            v = read_leaf(leaf, frame[leaf.root], env)
+        Py_INCREF(v)
+        PyTuple_SET_ITEM(out, k, v)
+    return out
+
+
+# Bit 63 of an item mask stands for "some leaf from the 64th on changed".
+cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
+                               list old, Py_ssize_t off, object env,
+                               unsigned long long* out) except -1:
+    """Set ``out`` to the bit mask of the item's leaves that no longer equal ``old[off:]``.
+
+    The per-item scan of every update, over the loop's C leaf table. It allocates nothing
+    when nothing changed, and the common case is decided by identity: an old leaf is never a
+    mutable object (those are stored as UNSTABLE), so finding the very same object again means
+    the leaf is unchanged.
+    """
+    cdef Py_ssize_t k, count = d.nleaves
+    cdef unsigned long long mask = 0
+    cdef PyObject* old_k
+    cdef PyObject* found
+    cdef int code
+    cdef int* lcode = d.lcode
+    cdef PyObject** lkey = d.lkey
+    cdef bint is_dict = plain_dict(it)
+    for k in range(count):
+        old_k = PyList_GET_ITEM(old, off + k)
+        code = lcode[k]
+        if code == LEAF_DICT_KEY and is_dict:
+            found = dict_lookup(<PyObject*>it, lkey[k])
+            if found == old_k:
+                continue
+            if found == NULL and PyErr_Occurred() != NULL:
+                return -1
+        elif code == LEAF_ITEM:
+            if <PyObject*>it == old_k:
+                continue
+        elif code == LEAF_LOOP:
+            if same_loop_leaf(d.lattr[k], i, n, <object>old_k):
+                continue
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+            continue
+        if not same_leaf(<object>old_k, read_one_leaf(d, k, it, frame, env)):
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+    out[0] = mask
+    return 0
+
+
+cdef object read_one_leaf(ForDesc d, Py_ssize_t k, object it, list frame, object env):
+    cdef LeafDesc leaf = <LeafDesc>d.leaves[k]
+    if leaf.root == d.target_reg:
+        return read_leaf(leaf, it, env)
+    return read_leaf(leaf, frame[leaf.root], env)
+
+
+cdef object mask_object(unsigned long long mask):
+    """An item mask as the Python int the slot masks are tested against."""
+    if mask & HIGH_BIT:
+        return <object>(mask & ~HIGH_BIT) | (-1 << 63)
+    return mask
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void store_leaves(tuple leaves, object it, Py_ssize_t target_reg, list frame,
+                       Py_ssize_t i, Py_ssize_t n, object env, list vals,
+                       Py_ssize_t off) except *:
+    """Write an item's leaves into ``vals[off:]``."""
+    cdef Py_ssize_t k
+    cdef LeafDesc leaf
+    for k in range(len(leaves)):
+        leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
+        if leaf.loop_attr:
+            vals[off + k] = loop_leaf(leaf.loop_attr, i, n)
+        elif leaf.root == target_reg:
+            vals[off + k] = read_leaf(leaf, it, env)
+        else:
+            vals[off + k] = read_leaf(leaf, frame[leaf.root], env)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void append_leaves(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
+                        object env, list flat) except *:
+    """Append an item's current leaves to a range's flat leaf list."""
+    cdef Py_ssize_t k
+    cdef LeafDesc leaf
+    for k in range(d.nleaves):
+        leaf = <LeafDesc>PyTuple_GET_ITEM(d.leaves, k)
+        if leaf.loop_attr:
+            flat.append(loop_leaf(leaf.loop_attr, i, n))
+        elif leaf.root == d.target_reg:
+            flat.append(read_leaf(leaf, it, env))
+        else:
+            flat.append(read_leaf(leaf, frame[leaf.root], env))
+
+
+cdef inline void copy_leaves(list flat, list old, Py_ssize_t off, Py_ssize_t count) except *:
+    cdef Py_ssize_t k
+    for k in range(off, off + count):
+        flat.append(<object>PyList_GET_ITEM(old, k))
+
+
+cdef object diff_leaves(tuple old, tuple new):
+    """Bit mask of the leaves that changed (as a Python int: templates may read > 64 paths)."""
+    cdef Py_ssize_t k, count = len(new)
+    cdef unsigned long long small = 0
+    cdef object big = 0
+    for k in range(count):
+        if not same_leaf(old[k], new[k]):
+            if k < 63:
+                small |= (<unsigned long long>1) << k
+            else:
+                big |= 1 << k
+    if big:
+        return big | small
+    return small
+
+
+cdef inline bint affected(tuple masks, list CH):
+    cdef Py_ssize_t level
+    for pair in masks:
+        level = (<tuple>pair)[0]
+        if level < len(CH) and (CH[level] & (<tuple>pair)[1]):
+            return True
+    return False

@@ -1,0 +1,190 @@
+# Rendering: straight to HTML, and to state for a mount (included by _core.pyx).
+
+# ---------------------------------------------------------------------------------------------
+# Render to HTML (plain rendering, macros and block bodies: no state kept)
+
+
+cdef Py_ssize_t choose(IfDesc d, list S) except -2:
+    cdef Py_ssize_t i
+    for i in range(len(d.tests)):
+        if d.tests[i](S):
+            return i
+    if len(d.branches) > len(d.tests):
+        return len(d.tests)
+    return -1
+
+
+cdef list collect(ForDesc d, list S):
+    """The items a loop iterates, after its ``if`` filter."""
+    raw = d.iter_fn(S)
+    cdef list items
+    if type(raw) is list or type(raw) is _TrackedList:
+        items = <list>raw  # a TrackedList is a list: keep it, it can tell what changed
+    else:
+        items = list(raw)
+    if d.filter_fn is None:
+        return items
+    cdef list kept = []
+    cdef list frame
+    for it in items:
+        frame = new_frame(d, it, None)
+        S.append(frame)
+        try:
+            if d.filter_fn(S):
+                kept.append(it)
+        finally:
+            S.pop()
+    return kept
+
+
+cdef inline list new_frame(ForDesc d, object it, object loop):
+    cdef list frame = [None] * d.frame_size
+    if d.target_reg >= 0:
+        frame[d.target_reg] = it
+    else:
+        d.target_fn(it, frame)
+    if d.loop_reg >= 0 and loop is not None:
+        frame[d.loop_reg] = loop
+    return frame
+
+
+cdef object make_loop(ForDesc d, list items):
+    if d.loop_reg >= 0:
+        return d.loop_factory(items)
+    return None
+
+
+cdef void render_html(NodeDesc d, list S, list parts) except *:
+    cdef Py_ssize_t si = 0
+    cdef Entry e
+    cdef list statics = d.statics_list
+    cdef list items
+    cdef Py_ssize_t i, n, b
+    cdef bint empty = True
+    parts.append(statics[0])
+    for entry in d.program:
+        e = <Entry>entry
+        if e.kind == K_BIND:
+            S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+            continue
+        if e.kind == K_EFFECT:
+            (<EffectDesc>e).fn(S)
+            continue
+        if e.kind == K_EXPR:
+            parts.append(to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape))
+        elif e.kind == K_IF:
+            b = choose(<IfDesc>e, S)
+            if b >= 0:
+                render_html((<IfDesc>e).branches[b], S, parts)
+        elif e.kind == K_FOR:
+            items = collect(<ForDesc>e, S)
+            n = len(items)
+            empty = n == 0
+            loop = make_loop(<ForDesc>e, items)
+            for i in range(n):
+                if loop is not None:
+                    loop.index0 = i
+                S.append(new_frame(<ForDesc>e, items[i], loop))
+                try:
+                    render_html((<ForDesc>e).body, S, parts)
+                finally:
+                    S.pop()
+        elif e.kind == K_ELSE:
+            if empty:
+                render_html((<ElseDesc>e).body, S, parts)
+        si += 1
+        parts.append(statics[si])
+
+
+def render_node_html(NodeDesc d, list S):
+    cdef list parts = []
+    render_html(d, S, parts)
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Mount: render keeping state
+
+
+cdef NodeState render_state(NodeDesc d, list S, NodeState st):
+    if st is None:
+        st = NodeState()
+    st.desc = d
+    cdef list vals = [None] * d.nslots
+    st.vals = vals
+    cdef Entry e
+    cdef Py_ssize_t b
+    for entry in d.program:
+        e = <Entry>entry
+        if e.kind == K_BIND:
+            S[(<BindDesc>e).level][(<BindDesc>e).reg] = (<BindDesc>e).fn(S)
+        elif e.kind == K_EFFECT:
+            (<EffectDesc>e).fn(S)
+        elif e.kind == K_EXPR:
+            if (<ExprDesc>e).same_as >= 0:
+                vals[e.index] = vals[(<ExprDesc>e).same_as]
+            else:
+                vals[e.index] = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
+        elif e.kind == K_IF:
+            b = choose(<IfDesc>e, S)
+            vals[e.index] = render_state((<IfDesc>e).branches[b], S, None) if b >= 0 else ""
+        elif e.kind == K_FOR:
+            vals[e.index] = render_range(<ForDesc>e, S)
+        else:
+            if len((<RangeState>vals[e.index - 1]).items) == 0:
+                vals[e.index] = render_state((<ElseDesc>e).body, S, None)
+            else:
+                vals[e.index] = ""
+    return st
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef RangeState render_range(ForDesc d, list S):
+    cdef list items = collect(d, S)
+    cdef Py_ssize_t i, n = len(items)
+    cdef RangeState rs = RangeState()
+    cdef list states = [None] * n
+    cdef ItemState st
+    cdef list frame
+    cdef list flat = []
+    loop = make_loop(d, items)
+    env = S[0][0].env
+    for i in range(n):
+        if loop is not None:
+            loop.index0 = i
+        frame = new_frame(d, items[i], loop)
+        S.append(frame)
+        try:
+            st = ItemState()
+            render_state(d.body, S, st)
+            append_leaves(d, items[i], frame, i, n, env, flat)
+        finally:
+            S.pop()
+        st.pos = i
+        states[i] = st
+    rs.items = states
+    rs.leaves = flat
+    assign_keys(d, states, None)
+    if d.by_identity:
+        rs.snap = make_snap(items)
+    remember_tracked(rs, items)
+    return rs
+
+
+cdef inline void remember_tracked(RangeState rs, list items):
+    if type(items) is _TrackedList:
+        rs.tracked = items
+        rs.seen = (<object>items).lt_version
+        rs.epoch = shared_epoch()
+    else:
+        rs.tracked = None
+
+
+cdef list make_snap(list items):
+    cdef list snap = list(items)
+    cdef Py_ssize_t i
+    for i in range(len(snap)):
+        if not is_stable_type(snap[i]):
+            snap[i] = _UNSTABLE
+    return snap

@@ -1,0 +1,89 @@
+# What a mounted page keeps per node, range and item, and how values are compared (included by _core.pyx).
+
+# ---------------------------------------------------------------------------------------------
+# State
+
+
+# State objects hold no references back up the tree, so they can never be part of a cycle:
+# keeping them out of the cyclic GC saves memory and collection time on big pages.
+@cython.no_gc
+cdef class NodeState:
+    cdef public NodeDesc desc
+    cdef public list vals
+
+
+@cython.no_gc
+cdef class ItemState(NodeState):
+    cdef public object key
+    cdef public bint explicit  # the key is not the value of the key slot: sent as "_k"
+    cdef public Py_ssize_t pos  # index in its range, as of the last update
+    cdef unsigned long long claim  # the update (see _generation) that gave it a position
+
+
+@cython.no_gc
+cdef class RangeState:
+    cdef public list items
+    cdef public dict by_key  # key -> ItemState, built when an update first needs it
+    # the leaves of every item, item after item (nleaves each): one contiguous scan per update
+    cdef public list leaves
+    cdef public list snap  # for by-identity ranges: each item, or UNSTABLE when mutable
+    # for ranges over a TrackedList: the list, its version and the shared epoch last seen
+    cdef public object tracked
+    cdef public Py_ssize_t seen
+    cdef public Py_ssize_t epoch
+
+
+# ---------------------------------------------------------------------------------------------
+# Values
+
+
+cdef inline bint is_stable_type(object v):
+    cdef type t = type(v)
+    return (t is str or t is int or t is bool or t is float or v is None or t is _Markup
+            or t is _FunctionType or t is _BuiltinType or v is _MISSING)
+
+
+cdef inline object leaf_value(object v):
+    if is_stable_type(v):
+        return v
+    if isinstance(v, Undefined):
+        return _MISSING
+    return _UNSTABLE
+
+
+cdef inline bint same_leaf(object a, object b):
+    if a is _UNSTABLE or b is _UNSTABLE:
+        return False
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if type(a) is float:
+        # 0.0 == -0.0, yet they print differently
+        return a == b and copysign(1.0, a) == copysign(1.0, b)
+    return a == b
+
+
+cdef str escape_str(str s):
+    """markupsafe.escape for an exact str, returning ``s`` itself when nothing needs escaping."""
+    cdef Py_UCS4 ch
+    for ch in s:
+        if ch == u'&' or ch == u'<' or ch == u'>' or ch == u'"' or ch == u"'":
+            return str(_mk_escape(s))
+    return s
+
+
+cdef inline object to_out(object v, bint esc):
+    cdef type t = type(v)
+    if t is str:
+        return escape_str(<str>v) if esc else v
+    if t is int:
+        return str(v)
+    if esc:
+        return str(_mk_escape(v))
+    return str(v)
+
+
+def output(v, esc=True):
+    """Convert a value to slot output exactly as jinja2 prints it (escaped when ``esc``)."""
+    return to_out(v, esc)

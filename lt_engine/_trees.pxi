@@ -1,0 +1,116 @@
+# Range item keys, and the wire trees and HTML built from state (included by _core.pyx).
+
+# ---------------------------------------------------------------------------------------------
+# Keys
+
+
+cdef unsigned long long fnv_str(unsigned long long h, str s):
+    cdef Py_UCS4 ch
+    for ch in s:
+        h = (h ^ <unsigned long long>ch) * 1099511628211ULL
+    return h
+
+
+cdef unsigned long long fnv_vals(unsigned long long h, list vals, Py_ssize_t count):
+    cdef Py_ssize_t i
+    for i in range(count):
+        v = vals[i]
+        h = (h ^ 31ULL) * 1099511628211ULL
+        if type(v) is str:
+            h = fnv_str(h, <str>v)
+        elif isinstance(v, NodeState):
+            h = (h ^ <unsigned long long>hash((<NodeState>v).desc.id)) * 1099511628211ULL
+            h = fnv_vals(h, (<NodeState>v).vals, (<NodeState>v).desc.nslots)
+        elif isinstance(v, RangeState):
+            for it in (<RangeState>v).items:
+                h = fnv_str(h, str((<ItemState>it).key))
+    return h
+
+
+cdef str content_key(ItemState st):
+    cdef unsigned long long h = fnv_vals(14695981039346656037ULL, st.vals, st.desc.nslots)
+    return format(h & 0xFFFFFFFFFF, "x")
+
+
+cdef inline object natural_key(ForDesc d, ItemState st):
+    cdef object k
+    if d.key_slot >= 0:
+        k = st.vals[d.key_slot]
+        if k:
+            return k
+    return content_key(st)
+
+
+cdef void assign_keys(ForDesc d, list states, dict taken) except *:
+    """Give each item a unique string key; duplicates get a ``#n`` suffix (sent as ``_k``)."""
+    cdef dict seen = {} if taken is None else taken
+    cdef ItemState st
+    cdef object k, base
+    cdef Py_ssize_t n
+    for obj in states:
+        st = <ItemState>obj
+        base = natural_key(d, st)
+        k = base
+        n = 1
+        while k in seen:
+            n += 1
+            k = f"{base}#{n}"
+        seen[k] = st
+        st.key = k
+        st.explicit = d.key_slot < 0 or k != st.vals[d.key_slot]
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire trees
+
+
+cdef dict node_tree(NodeState st):
+    cdef dict out = {STATICS: st.desc.statics_list}
+    cdef Py_ssize_t i
+    cdef list vals = st.vals
+    for i in range(st.desc.nslots):
+        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
+    return out
+
+
+cdef object val_tree(object v, Entry e):
+    if type(v) is str:
+        return v
+    if isinstance(v, NodeState):
+        return node_tree(<NodeState>v)
+    return range_tree(<RangeState>v, <ForDesc>e)
+
+
+cdef dict item_tree(ItemState st):
+    cdef dict out = {}
+    cdef Py_ssize_t i
+    cdef list vals = st.vals
+    for i in range(st.desc.nslots):
+        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
+    if st.explicit:
+        out[KEY] = st.key
+    return out
+
+
+cdef dict range_tree(RangeState rs, ForDesc d):
+    cdef dict out = {STATICS: d.body.statics_list, ITEMS: [item_tree(<ItemState>it) for it in rs.items]}
+    if d.key_slot >= 0:
+        out[META] = {ID_KEY: slot_key(d.key_slot)}
+    return out
+
+
+cdef void state_html(NodeState st, list parts) except *:
+    cdef list statics = st.desc.statics_list
+    cdef list vals = st.vals
+    cdef Py_ssize_t i
+    parts.append(statics[0])
+    for i in range(st.desc.nslots):
+        v = vals[i]
+        if type(v) is str:
+            parts.append(v)
+        elif isinstance(v, NodeState):
+            state_html(<NodeState>v, parts)
+        else:
+            for it in (<RangeState>v).items:
+                state_html(<NodeState>it, parts)
+        parts.append(statics[i + 1])
