@@ -83,19 +83,19 @@ def lt_step(workload: Workload, with_changed: bool) -> Callable[[LtPage], str]:
     the changes itself (plain dicts mutated in place, the auto-detect path).
     """
     action = workload.action
-    dumps = json.dumps
+    dumps = compact_json
 
     if with_changed:
 
         def step(page: LtPage) -> str:
             names = action(page.data, page.rng)
-            return dumps(page.mounted.update(page.data, changed=names), separators=SEP)
+            return dumps(page.mounted.update(page.data, changed=names))
 
     else:
 
         def step(page: LtPage) -> str:
             action(page.data, page.rng)
-            return dumps(page.mounted.update(page.data), separators=SEP)
+            return dumps(page.mounted.update(page.data))
 
     return step
 

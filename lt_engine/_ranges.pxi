@@ -301,8 +301,11 @@ cdef list lis_keep(list seq):
     return out
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 cdef str compact(object value):
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _encode(value)
 
 
 cdef object range_ops(ForDesc d, list old_keys, list states, dict pending):

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from livetemplate import ActionMessage, ClientError
+from livetemplate import ActionMessage, ClientError, protocol
 from livetemplate.protocol import (
     close_code,
     dumps,
@@ -55,3 +57,14 @@ def test_error_codes_map_to_http_status_and_close_codes() -> None:
     assert (http_status("too_large"), close_code("too_large")) == (413, 1009)
     assert (http_status("token_expired"), close_code("token_expired")) == (403, 1008)
     assert (http_status("page_limit"), close_code("page_limit")) == (503, 1013)
+
+
+def test_dumps_is_compact_utf8_json_and_refuses_other_objects() -> None:
+    message = {"tree": {"0": "café \"x\"", "1": [["u", "k", {"0": "y"}]]},
+               "meta": {"ok": True, "n": None, "f": 1.5}}
+    text = protocol.dumps(message)
+    assert text == ('{"tree":{"0":"café \\"x\\"","1":[["u","k",{"0":"y"}]]},'
+                    '"meta":{"ok":true,"n":null,"f":1.5}}')
+    assert json.loads(text) == message
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        protocol.dumps({"x": object()})

@@ -9,7 +9,7 @@ Client -> server: ``{"type": "action", "action": "increment", "data": {…}}`` w
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,9 +89,27 @@ def parse_message(raw: str | bytes | Mapping[str, Any] | ActionMessage) -> Actio
     return ActionMessage(action=action, data=dict(data), token=token)
 
 
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact JSON, the C encoder built once: json.dumps builds one per call (~2 µs of ~5)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # an interpreter without the C accelerator
+        return json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+    def default(value: Any) -> Any:
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    # no circular-reference markers: messages are trees built by this package
+    chunks = make(None, default, json.encoder.encode_basestring, None, ":", ",",
+                  False, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_encode = _compact_encoder()
+
+
 def dumps(message: Mapping[str, Any]) -> str:
     """The wire encoding: compact JSON."""
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+    return _encode(message)
 
 
 def tree_message(tree: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
