@@ -158,22 +158,24 @@ cdef class Mount:
         cdef list frame = t.top_frame(data)
         cdef list S = [frame]
         cdef tuple new_leaves
+        cdef list leaves
         cdef Py_ssize_t k
+        cdef object mask
         if changed is None:
             new_leaves = read_leaves(t.leaves, None, -1, frame, 0, 1, frame[0].env)
+            mask = diff_leaves(self.leaves, new_leaves)
         else:
+            # Leaves under other names are trusted unchanged (even lists and dicts): not re-read.
             changed = changed if isinstance(changed, (set, frozenset, dict)) else set(changed)
-            fresh = read_leaves(t.leaves, None, -1, frame, 0, 1, frame[0].env)
-            new_leaves = tuple(
-                fresh[k] if t.leaf_names[k] in changed else self.leaves[k]
-                for k in range(len(fresh))
-            )
-        cdef object mask = diff_leaves(self.leaves, new_leaves)
-        if changed is not None:
-            # untouched names: unstable leaves (lists, dicts) are trusted as unchanged too
-            for k in range(len(new_leaves)):
-                if t.leaf_names[k] not in changed and (mask >> k) & 1:
-                    mask &= ~(1 << k)
+            leaves = list(self.leaves)
+            mask = 0
+            for k in range(len(leaves)):
+                if t.leaf_names[k] in changed:
+                    leaves[k] = current_leaf(<LeafDesc>t.leaves[k], None, -1, frame, 0, 1,
+                                             frame[0].env)
+                    if not same_leaf(self.leaves[k], leaves[k]):
+                        mask |= 1 << k
+            new_leaves = tuple(leaves)
         self.leaves = new_leaves
         cdef list CH = [mask]
         if not (t.root.volatile or affected(t.root.masks, CH)):

@@ -91,23 +91,26 @@ cdef inline bint same_loop_leaf(int code, Py_ssize_t i, Py_ssize_t n, object old
     return old == want
 
 
+cdef inline object current_leaf(LeafDesc leaf, object it, Py_ssize_t target_reg, list frame,
+                                Py_ssize_t i, Py_ssize_t n, object env):
+    """A leaf's value now: a loop position, or a path from ``it`` (the loop item) or ``frame``."""
+    if leaf.loop_attr:
+        return loop_leaf(leaf.loop_attr, i, n)
+    if leaf.root == target_reg:
+        return read_leaf(leaf, it, env)
+    return read_leaf(leaf, frame[leaf.root], env)
+
+
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef tuple read_leaves(tuple leaves, object it, Py_ssize_t target_reg, list frame,
                        Py_ssize_t i, Py_ssize_t n, object env):
-    """All leaves of a scope instance; roots come from ``it`` (the loop item) or ``frame``."""
+    """All leaves of a scope instance, as a tuple."""
     cdef Py_ssize_t k, count = len(leaves)
-    cdef LeafDesc leaf
     cdef tuple out = PyTuple_New(count)
     cdef object v
     for k in range(count):
-        leaf = <LeafDesc>leaves[k]
-        if leaf.loop_attr:
-            v = loop_leaf(leaf.loop_attr, i, n)
-        elif leaf.root == target_reg:
-            v = read_leaf(leaf, it, env)
-        else:
-            v = read_leaf(leaf, frame[leaf.root], env)
+        v = current_leaf(<LeafDesc>leaves[k], it, target_reg, frame, i, n, env)
         Py_INCREF(v)
         PyTuple_SET_ITEM(out, k, v)
     return out
@@ -154,17 +157,11 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
                 continue
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
             continue
-        if not same_leaf(<object>old_k, read_one_leaf(d, k, it, frame, env)):
+        if not same_leaf(<object>old_k, current_leaf(<LeafDesc>PyTuple_GET_ITEM(d.leaves, k), it,
+                                                     d.target_reg, frame, i, n, env)):
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
     out[0] = mask
     return 0
-
-
-cdef object read_one_leaf(ForDesc d, Py_ssize_t k, object it, list frame, object env):
-    cdef LeafDesc leaf = <LeafDesc>d.leaves[k]
-    if leaf.root == d.target_reg:
-        return read_leaf(leaf, it, env)
-    return read_leaf(leaf, frame[leaf.root], env)
 
 
 cdef object mask_object(unsigned long long mask):
@@ -181,15 +178,9 @@ cdef void store_leaves(tuple leaves, object it, Py_ssize_t target_reg, list fram
                        Py_ssize_t off) except *:
     """Write an item's leaves into ``vals[off:]``."""
     cdef Py_ssize_t k
-    cdef LeafDesc leaf
     for k in range(len(leaves)):
-        leaf = <LeafDesc>PyTuple_GET_ITEM(leaves, k)
-        if leaf.loop_attr:
-            vals[off + k] = loop_leaf(leaf.loop_attr, i, n)
-        elif leaf.root == target_reg:
-            vals[off + k] = read_leaf(leaf, it, env)
-        else:
-            vals[off + k] = read_leaf(leaf, frame[leaf.root], env)
+        vals[off + k] = current_leaf(<LeafDesc>PyTuple_GET_ITEM(leaves, k), it, target_reg,
+                                     frame, i, n, env)
 
 
 @cython.boundscheck(False)
@@ -198,15 +189,9 @@ cdef void append_leaves(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize
                         object env, list flat) except *:
     """Append an item's current leaves to a range's flat leaf list."""
     cdef Py_ssize_t k
-    cdef LeafDesc leaf
     for k in range(d.nleaves):
-        leaf = <LeafDesc>PyTuple_GET_ITEM(d.leaves, k)
-        if leaf.loop_attr:
-            flat.append(loop_leaf(leaf.loop_attr, i, n))
-        elif leaf.root == d.target_reg:
-            flat.append(read_leaf(leaf, it, env))
-        else:
-            flat.append(read_leaf(leaf, frame[leaf.root], env))
+        flat.append(current_leaf(<LeafDesc>PyTuple_GET_ITEM(d.leaves, k), it, d.target_reg,
+                                 frame, i, n, env))
 
 
 cdef inline void copy_leaves(list flat, list old, Py_ssize_t off, Py_ssize_t count) except *:

@@ -82,8 +82,3 @@ cdef inline object to_out(object v, bint esc):
     if esc:
         return str(_mk_escape(v))
     return str(v)
-
-
-def output(v, esc=True):
-    """Convert a value to slot output exactly as jinja2 prints it (escaped when ``esc``)."""
-    return to_out(v, esc)

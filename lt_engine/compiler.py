@@ -50,7 +50,6 @@ class Compiler(Composition):
     def __init__(self, env: Any, jenv: jinja2.Environment, name: str | None,
                  filename: str | None) -> None:
         self.env = jenv
-        self.lt_env = env
         self.name = name
         self.filename = filename
         self.scopes = Scopes()
@@ -223,7 +222,7 @@ class Compiler(Composition):
         finalize = self.env.finalize
         if finalize is None:
             return code
-        prefix = self.exprs._pass_arg(finalize, "finalize", deps, "finalize")
+        prefix = self.exprs._pass_arg(finalize, "finalize", deps)
         return f"FIN({prefix}{code})"
 
     def stmt_If(self, node: nodes.If) -> None:

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import nodes
 from jinja2.utils import _PassArg
 
-from .errors import CompileError
 from .ir import ATTR, ITEM, Deps
 from .tracked import MAPPING_ATTRS as DICT_ATTRS
 
@@ -222,7 +221,7 @@ class ExprCompiler:
 
     # -- filters, tests, calls
 
-    def _pass_arg(self, func: Any, name: str, deps: Deps, kind: str) -> str:
+    def _pass_arg(self, func: Any, name: str, deps: Deps) -> str:
         pass_arg = _PassArg.from_obj(func) if func is not None else None
         if pass_arg is _PassArg.context:
             self.c.needs_context = True
@@ -251,7 +250,7 @@ class ExprCompiler:
         if node.name in VOLATILE_FILTERS or node.name not in self.c.builtin_filters:
             # user filters are trusted to be pure unless they ask for the context
             deps.volatile = deps.volatile or node.name in VOLATILE_FILTERS
-        prefix = self._pass_arg(func, node.name, deps, "filter")
+        prefix = self._pass_arg(func, node.name, deps)
         if node.node is None:
             value = self.c.filter_block_value
         else:
@@ -263,7 +262,7 @@ class ExprCompiler:
         func = self.c.env.tests.get(node.name)
         if func is None:
             raise self.c.error(node, f"no test named {node.name!r}")
-        prefix = self._pass_arg(func, node.name, deps, "test")
+        prefix = self._pass_arg(func, node.name, deps)
         value = self.visit(node.node, deps)
         sig = self._signature(node, deps)
         return f"T[{node.name!r}]({prefix}{value}{', ' + sig if sig else ''})"
@@ -307,6 +306,3 @@ class ExprCompiler:
 
     def visit_NSRef(self, node: nodes.NSRef, deps: Deps) -> str:  # pragma: no cover
         raise self.c.error(node, "namespace reference used as a value")
-
-    def unsupported(self, node: nodes.Node, what: str) -> CompileError:
-        return self.c.error(node, what)

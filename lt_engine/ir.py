@@ -36,9 +36,6 @@ class Deps:
     def add_leaf(self, level: int, index: int) -> None:
         self.masks[level] = self.masks.get(level, 0) | (1 << index)
 
-    def copy(self) -> Deps:
-        return Deps(dict(self.masks), self.volatile)
-
     def outer(self, level: int) -> Deps:
         """The part of these deps that lies outside scope ``level`` (for a loop body)."""
         return Deps({lv: m for lv, m in self.masks.items() if lv < level}, self.volatile)
