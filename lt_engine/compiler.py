@@ -158,6 +158,16 @@ class Compiler(Composition):
         finally:
             self.current = previous
 
+    def body_node(self, body: Iterable[nodes.Node]) -> Node:
+        """Compile statements into a node of their own (a branch, loop or macro body)."""
+        outer = self.builder
+        self.builder = NodeBuilder()
+        try:
+            self.statements(body)
+            return self.finish(self.builder)
+        finally:
+            self.builder = outer
+
     def finish(self, builder: NodeBuilder) -> Node:
         self.node_ids += 1
         return builder.build(self.node_ids)
@@ -244,25 +254,20 @@ class Compiler(Composition):
             self.scopes.layers[-1].names[name] = Ref("leaked", level, lineno, name)
 
     def branch(self, body: list[nodes.Node], leaked: dict[str, int]) -> Node:
-        outer = self.builder
-        self.builder = NodeBuilder()
         self.scopes.push_layer()
         try:
-            self.statements(body)
-            layer = self.scopes.layers[-1]
-            for name, ref in layer.names.items():
+            node = self.body_node(body)
+            for name, ref in self.scopes.layers[-1].names.items():
                 if ref.kind == "bind":
                     leaked.setdefault(name, getattr(ref, "lineno", 0))
-            return self.finish(self.builder)
+            return node
         finally:
             self.scopes.pop()
-            self.builder = outer
 
     def stmt_For(self, node: nodes.For) -> None:
         if node.recursive:
             raise self.error(node, "recursive loops are not supported; use a recursive macro")
         iter_code, iter_deps = self.expr(node.iter)
-        outer = self.builder
         level = self.scopes.push_level("loop")
         try:
             target_code, target_reg = self.target(node.target, level.index)
@@ -273,11 +278,8 @@ class Compiler(Composition):
                 iter_deps.add(filter_deps.outer(level.index))
                 if filter_deps.volatile:
                     level.sequential = True
-            self.builder = NodeBuilder()
-            self.statements(node.body)
-            body = self.finish(self.builder)
+            body = self.body_node(node.body)
         finally:
-            self.builder = outer
             self.scopes.pop()
         slot = ForSlot(
             level=level.index,
@@ -359,15 +361,11 @@ class Compiler(Composition):
 
     def render_node(self, body: list[nodes.Node]) -> tuple[str, Deps]:
         """Compile ``body`` as a render-only node; returns code rendering it to a str."""
-        outer = self.builder
-        self.builder = NodeBuilder()
         self.scopes.push_layer()
         try:
-            self.statements(body)
-            node = self.finish(self.builder)
+            node = self.body_node(body)
         finally:
             self.scopes.pop()
-            self.builder = outer
         self.render_nodes.append(node)
         return f"render(RN[{len(self.render_nodes) - 1}], S)", node.deps()
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from jinja2 import nodes
 
 from .errors import CompileError
-from .ir import Bind, Deps, ExprSlot, MacroDef, NodeBuilder
+from .ir import Bind, Deps, ExprSlot, MacroDef
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -66,7 +66,6 @@ class Composition(_Base):
 
     def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
         level = self.scopes.push_level("macro")
-        outer = self.builder
         try:
             arg_regs, arg_names, defaults = [], [], []
             n_defaults = len(node.defaults)
@@ -90,11 +89,8 @@ class Composition(_Base):
                 varargs_reg = self.scopes.define("varargs", "macroarg").reg
             if "kwargs" in body_names:
                 kwargs_reg = self.scopes.define("kwargs", "macroarg").reg
-            self.builder = NodeBuilder()
-            self.statements(node.body)
-            body = self.finish(self.builder)
+            body = self.body_node(node.body)
         finally:
-            self.builder = outer
             self.scopes.pop()
         macro = MacroDef(
             name=name, level=level.index, frame_size=level.size, arg_regs=arg_regs,
