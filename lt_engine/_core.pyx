@@ -34,12 +34,13 @@ from cpython.unicode cimport PyUnicode_GET_LENGTH
 import json
 
 from jinja2 import Undefined
+from jinja2.runtime import new_context as _new_context
 from markupsafe import Markup, escape as _mk_escape
 
 cimport cython
 from libc.math cimport copysign
 
-from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList, shared_epoch
+from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList, _shared_epoch
 from .wire import (
     KEY, ITEMS, META, ID_KEY, STATICS,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
@@ -50,6 +51,9 @@ cdef extern from "Python.h":
     PyObject* dict_lookup "PyDict_GetItemWithError"(PyObject* mapping, PyObject* key)
     PyObject* PyErr_Occurred()
 
+
+# the epoch counter itself: reading it beats a Python call per tracked range
+cdef list _SHARED_EPOCH = _shared_epoch
 
 cdef enum:
     LEAF_OTHER = 0
@@ -92,6 +96,7 @@ UNSTABLE = _Sentinel("UNSTABLE")
 cdef object _MISSING = MISSING
 cdef object _UNSTABLE = UNSTABLE
 cdef type _Markup = Markup
+cdef type _Undefined = Undefined  # exactly jinja2's: renders as "" (subclasses may not)
 cdef type _FunctionType = type(lambda: None)
 cdef type _BuiltinType = type(len)
 cdef type _TrackedDict = TrackedDict

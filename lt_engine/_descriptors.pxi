@@ -214,6 +214,24 @@ cdef class NodeDesc:
         self.id = node_id
 
 
+cdef class Box:
+    """Register 0 of the top frame: the page data, and a jinja2 Context made on first use."""
+    cdef public object data, env, rt, _context
+
+    def __init__(self, rt, data):
+        self.rt = rt
+        self.env = rt.env
+        self.data = data
+        self._context = None
+
+    def context(self):
+        if self._context is None:
+            self._context = _new_context(
+                self.env, self.rt.name, {}, dict(self.data), False, self.env.globals
+            )
+        return self._context
+
+
 cdef class TemplateDesc:
     cdef public NodeDesc root
     cdef public tuple top_names  # ((register, name), ...) of the top frame
@@ -237,10 +255,18 @@ cdef class TemplateDesc:
     cpdef list top_frame(self, data):
         """Frame 0: the runtime box (data, lazy jinja2 context), then each top-level name."""
         cdef list frame = [None] * self.top_frame_size
-        frame[0] = self.runtime.box(data)
-        resolve = self.runtime.resolve
+        cdef Box box = Box.__new__(Box)  # built here: a Python-level call costs more than it
+        rt = self.runtime
+        box.rt = rt
+        box.env = rt.env
+        box.data = data
+        frame[0] = box
+        cdef PyObject* found
+        cdef bint plain = type(data) is dict
         for reg, name in self.top_names:
-            frame[reg] = resolve(data, name)
+            found = dict_lookup(<PyObject*>data, <PyObject*>name) if plain else NULL
+            # a miss (or a mapping that is no plain dict) takes the runtime's full lookup
+            frame[reg] = <object>found if found != NULL else rt.resolve(data, name)
         return frame
 
     def render(self, data):

@@ -175,8 +175,8 @@ cdef RangeState render_range(ForDesc d, list S):
 cdef inline void remember_tracked(RangeState rs, list items):
     if type(items) is _TrackedList:
         rs.tracked = items
-        rs.seen = (<object>items).lt_version
-        rs.epoch = shared_epoch()
+        rs.seen = (<object>items)._lt_version
+        rs.epoch = _SHARED_EPOCH[0]
     else:
         rs.tracked = None
 

@@ -79,6 +79,10 @@ cdef inline object to_out(object v, bint esc):
         return escape_str(<str>v) if esc else v
     if t is int:
         return str(v)
+    if t is _Undefined:  # `x if c` with c false: markupsafe would probe it for __html__ first
+        return ""
+    if t is _Markup:
+        return str(v)
     if esc:
         return str(_mk_escape(v))
     return str(v)

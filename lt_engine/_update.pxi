@@ -97,14 +97,14 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     cdef list items = collect(d, S)
     cdef object result, changes
     if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
-            and not d.sequential and not d.body.volatile and rs.epoch == shared_epoch()
+            and not d.sequential and not d.body.volatile and rs.epoch == _SHARED_EPOCH[0]
             and not affected(d.body_outer, CH)):
         # The list reports its own changes: check only the items it names.
         changes = (<object>items).lt_changes_since(rs.seen)
         if changes is not None and changes[1] == len(rs.items):
             result = update_tracked(d, rs, items, sorted(changes[0]), S, CH)
             if result is not _UNSTABLE:
-                rs.seen = (<object>items).lt_version
+                rs.seen = (<object>items)._lt_version
                 return result
     if d.by_identity and rs.snap is not None and not d.body.volatile:
         result = update_by_identity(d, rs, items, S, CH)

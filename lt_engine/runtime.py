@@ -12,30 +12,14 @@ from typing import Any
 
 import jinja2
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Macro, markup_join, new_context, str_join
+from jinja2.runtime import Macro, markup_join, str_join
 from jinja2.utils import Namespace, _PassArg, missing
 from markupsafe import Markup
 
 from . import _core
 
-
-class Box:
-    """Register 0 of the top frame: the page data, and a jinja2 Context made on first use."""
-
-    __slots__ = ("data", "env", "rt", "_context")
-
-    def __init__(self, rt: Runtime, data: Mapping[str, Any]) -> None:
-        self.rt = rt
-        self.env = rt.env
-        self.data = data
-        self._context: jinja2.runtime.Context | None = None
-
-    def context(self) -> jinja2.runtime.Context:
-        if self._context is None:
-            self._context = new_context(
-                self.env, self.rt.name, {}, dict(self.data), False, self.env.globals
-            )
-        return self._context
+# Register 0 of the top frame (the page data and a lazy jinja2 Context), built in the core.
+Box = _core.Box
 
 
 class Loop:
