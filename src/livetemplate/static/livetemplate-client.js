@@ -299,6 +299,7 @@
   const FIELD = /^(INPUT|SELECT|TEXTAREA)$/;
   const EVENTS = ['click', 'submit', 'change', 'input', 'keydown', 'keyup'];
   const LOST_PAGE = ['page_not_found', 'token_expired', 'token_invalid'];
+  const RELOADED = 'lvt-lost-page-reload';  // sessionStorage: when the client last reloaded
   const FATAL = ['origin', 'token_missing'];
   const script = document.currentScript;
   const scriptOption = (name) => script && script.getAttribute(`data-lvt-${name}`);
@@ -379,11 +380,25 @@
         const code = this.refusal;
         if (LOST_PAGE.includes(code)) {
           if (!this.pageToken) { this.token = null; return this.open(); } // Pattern 1: new page
-          if (this.options.reloadOnLostPage) location.reload();
-          return;
+          return this.lostPage();
         }
         if (!FATAL.includes(code)) this.reconnect();
       };
+    }
+
+    /** The page's server-side page is gone (expired, server restarted): load the document
+     *  again for a new one, unless that was done moments ago (a server that keeps handing out
+     *  pages it cannot find again would otherwise reload forever). */
+    lostPage() {
+      if (!this.options.reloadOnLostPage) return;
+      let last = 0;
+      try { last = Number(sessionStorage.getItem(RELOADED) || 0); } catch (e) { /* no storage */ }
+      if (Date.now() - last < 10000) {
+        return this.emit('lvt:error', { code: 'page_lost_again',
+          message: 'the page was lost again right after a reload; not reloading again' });
+      }
+      try { sessionStorage.setItem(RELOADED, String(Date.now())); } catch (e) { /* no storage */ }
+      location.reload();
     }
 
     reconnect() {
@@ -408,7 +423,8 @@
         this.settle(1);
         this.emit('lvt:error', msg);
       } else if (isObject(msg.tree)) {
-        const full = this.fresh || !this.tree;
+        // Root statics mark a full tree: the first of a connection, or a reloaded template's.
+        const full = this.fresh || !this.tree || STATICS in msg.tree;
         this.fresh = false;
         this.attempts = 0;
         this.refusal = null;
@@ -477,11 +493,11 @@
     }
 
     /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint. */
-    send(action, data = {}, el = null) {
+    send(action, data = {}, el = null, submit = false) {
       const msg = { type: 'action', action, data };
       if (el) {
         el.classList.add(this.options.loadingClass);
-        this.pending.push({ action, el });
+        this.pending.push({ action, el, submit });
       }
       if (this.ws && this.ws.readyState === 1) return this.ws.send(JSON.stringify(msg));
       if (!this.token) {
@@ -493,7 +509,11 @@
         headers: { 'Content-Type': 'application/json', 'X-LiveTemplate-Token': this.token },
         body: JSON.stringify(msg),
       }).then((r) => r.json()).then((reply) => {
-        if (reply.type === 'error') { this.settle(1); this.emit('lvt:error', reply); }
+        if (reply.type === 'error') {
+          this.settle(1);
+          this.emit('lvt:error', reply);
+          if (LOST_PAGE.includes(reply.code) && this.pageToken) this.lostPage();
+        }
         else this.apply(reply.tree, reply.meta || {}, true);
       }, (err) => {
         this.settle(1);
@@ -508,8 +528,9 @@
       if (i < 0) return;
       for (const p of this.pending.splice(i, n === undefined ? this.pending.length : n)) {
         p.el.classList.remove(cls);
-        const form = p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset');
-        if (meta && meta.success && form) p.el.reset();
+        // Only a submit resets its form: a change or input form keeps what the user is entering.
+        const reset = p.submit && p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset');
+        if (meta && meta.success && reset) p.el.reset();
       }
     }
 
@@ -521,7 +542,7 @@
       const keys = el.getAttribute('lvt-key');
       if (type.startsWith('key') && keys && !keys.split(',').map((k) => k.trim()).includes(e.key)) return;
       const action = el.getAttribute(attr);
-      this.schedule(el, type, () => this.send(action, this.collect(el, e), el));
+      this.schedule(el, type, () => this.send(action, this.collect(el, e), el, type === 'submit'));
     }
 
     collect(el, e) {
