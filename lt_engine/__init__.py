@@ -12,10 +12,12 @@ from __future__ import annotations
 from ._core import Mount
 from .environment import Environment, Template
 from .errors import CompileError
+from .precompiled import PrecompiledError, StaleTemplateError
 from .tracked import TrackedDict, TrackedList, track, untrack
 from .wire import ProtocolError, apply_update, to_html
 
 __all__ = [
-    "CompileError", "Environment", "Mount", "ProtocolError", "Template", "TrackedDict",
-    "TrackedList", "apply_update", "to_html", "track", "untrack",
+    "CompileError", "Environment", "Mount", "PrecompiledError", "ProtocolError",
+    "StaleTemplateError", "Template", "TrackedDict", "TrackedList", "apply_update", "to_html",
+    "track", "untrack",
 ]

@@ -4,7 +4,9 @@ The module defines ``build(env)``, which binds the runtime helpers for ``env`` a
 variables (fast to read), defines one small function per slot, test, binding and loop, and
 returns a :class:`lt_engine._core.TemplateDesc`.  The same source is executed in memory by
 :class:`lt_engine.Environment` and can be written to disk as a precompiled template.
-The output is deterministic: the same template gives the same bytes.
+The output is deterministic: the same template gives the same bytes.  ``DEPENDENCIES`` records
+the sha256 of each source the template was compiled from, so a precompiled module can be found
+stale (:mod:`lt_engine.precompiled`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from .ir import (
     Node,
     TemplateIR,
 )
+from .precompiled import FORMAT_VERSION
 
-FORMAT_VERSION = 1
 # An item's key is the slot right after the first of these attributes in its statics.
 KEY_ATTR = re.compile(r"""(?:^|\s)(?:data-key|data-lvt-key|id|key)=["']$""")
 
@@ -38,6 +40,9 @@ from lt_engine.runtime import Markup, Module, markif, markup_join, nsset, str_jo
 FORMAT_VERSION = {version}
 SOURCE_HASH = {source_hash!r}
 TEMPLATE_NAME = {name!r}
+# sha256 of every source this module was compiled from: the template and what it extends,
+# includes or imports (a change to any of them makes the module stale).
+DEPENDENCIES = {dependencies}
 
 
 def build(env, runtime_class):
@@ -195,8 +200,11 @@ class ModuleWriter:
     def write(self) -> str:
         ir = self.ir
         consts = ir.extra.get("consts", [])
+        dependencies = sorted(ir.extra.get("dependencies", {}).items())
         header = HEADER.format(name=ir.name, version=FORMAT_VERSION, source_hash=ir.source_hash,
-                               consts="[" + ", ".join(literal(c) for c in consts) + "]")
+                               consts="[" + ", ".join(literal(c) for c in consts) + "]",
+                               dependencies="{" + ", ".join(f"{k!r}: {v!r}" for k, v in
+                                                            dependencies) + "}")
         for i, macro in enumerate(ir.macros):
             self.macro(i, macro)
         for node in ir.extra.get("render_nodes", []):
