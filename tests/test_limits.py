@@ -32,3 +32,19 @@ def test_other_origins_are_refused_unless_allowed() -> None:
     assert origin_refusal(headers, Limits(allowed_origins=("*",))) is None
     assert origin_refusal(headers, Limits(check_origin=False)) is None
     assert origin_refusal({"host": "example.com", "origin": "null"}, Limits()) is not None
+
+
+def test_every_limit_is_documented_with_its_default() -> None:
+    import dataclasses
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    api = " ".join((docs / "api.md").read_text().split())
+    signature = "Limits(" + ", ".join(f"{f.name}={f.default!r}"
+                                      for f in dataclasses.fields(Limits)) + ")"
+    assert f"`{signature}`" in api  # the signature in docs/api.md, defaults included
+    security = (docs / "security.md").read_text()
+    rows = [line for line in security.splitlines() if re.match(r"\| `\w+`", line)]
+    for field in dataclasses.fields(Limits):
+        assert any(f"`{field.name}`" in row for row in rows), field.name

@@ -10,7 +10,10 @@ from urllib.parse import urlsplit
 
 @dataclass(frozen=True)
 class Limits:
-    """Defaults suit a public site; set ``rate=None`` to switch the rate limit off (benchmarks)."""
+    """Defaults suit a public site; set ``rate=None`` to switch the rate limit off (benchmarks).
+
+    ``docs/security.md`` says what each limit protects against and what happens past it.
+    """
 
     max_message_bytes: int = 64 * 1024  # one client message (WebSocket frame or POST body)
     rate: float | None = 50.0  # sustained messages per second per connection
@@ -21,6 +24,9 @@ class Limits:
     max_pages: int = 10_000  # live pages per application; new_page beyond it is refused
     token_max_age: float = 24 * 3600.0  # seconds a page token stays valid after it is issued
     send_queue: int = 1024  # messages waiting for one slow connection before it is closed
+    send_queue_bytes: int | None = 8 * 1024 * 1024  # their total size (characters of JSON)
+    send_timeout: float | None = 30.0  # seconds one send may stall before the client is dropped
+    action_timeout: float | None = 30.0  # seconds an async action may run; None = no limit
 
 
 class RateLimiter:
