@@ -229,22 +229,35 @@ def free_port() -> int:
 
 
 class Server:
-    """``uvicorn --factory bench.bench_server:make_app``: one worker on loopback, own process."""
+    """``uvicorn --factory bench.bench_server:make_app``: one worker on loopback, own process.
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    ``factory`` (an app factory with a ``/stats`` route), ``env`` (extra environment), ``port``
+    (to start again where a stopped one was) and ``log`` (a file for its stderr) serve other
+    benchmarks and tests (``bench/bench_cluster.py``, ``tests/test_cluster.py``).
+    """
+
+    def __init__(self, factory: str = "bench.bench_server:make_app",
+                 env: dict[str, str] | None = None, port: int | None = None,
+                 log: Path | None = None) -> None:
+        self.factory = factory
+        self.env = env or {}
+        self.log = log
+        self.port = port or free_port()
         self.http = f"http://127.0.0.1:{self.port}"
         self.ws = f"ws://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **self.env}
+        stderr = open(self.log, "ab") if self.log is not None else None  # noqa: SIM115
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "bench.bench_server:make_app",
+            [sys.executable, "-m", "uvicorn", "--factory", self.factory,
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
              "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env,
+            cwd=ROOT, env=env, stderr=stderr,
         )
+        if stderr is not None:
+            stderr.close()  # the child holds its own copy
         give_up = time.monotonic() + 30
         while True:
             try:

@@ -1,0 +1,475 @@
+"""Pages in Redis: a versioned record and a lock per page, and a pub/sub channel per page.
+
+Keys (the page id in braces, so one page's keys share a slot on a Redis Cluster)::
+
+    {prefix}page:{<id>}   hash: v = version (1, 2, ...), b = the sealed record; expires (TTL)
+    {prefix}lock:{<id>}   the holder of the page's lock, with a lease (PX)
+    {prefix}subs:{<id>}   set: the processes that subscribed to the page's channel; expires
+    {prefix}chan:<id>     channel: "<version> <worker>" after every stored change
+
+Each operation is one Lua script, so a check and its write are one atomic step: ``acquire``
+checks the version and takes the lock, ``commit`` stores the next version only if the page is
+still at the version the lock was taken at (a lease that ran out cannot overwrite a newer
+change), releases the lock and publishes the notice — unless no other process is subscribed, the
+common case of a page open in one tab, which saves every process reading its own notices.
+
+One pub/sub connection per process listens to the channels of the pages this process has
+connections to. It is also how the process learns that Redis went away (the connection drops)
+and came back (it reconnects, subscribes again, and tells its user to catch up).
+
+``redis`` (redis-py, its asyncio client) is imported when the store is first used, so the
+package works without it for in-process apps: ``pip install livetemplate[redis]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import PageBusy, PageConflict, PageNotFound, StoreUnavailable
+from .store import Notice, SharedStore, StoreState
+
+logger = logging.getLogger("livetemplate")
+
+REDIS_URL_ENV = "LIVETEMPLATE_REDIS_URL"
+
+_FETCH = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return false end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+if v == ARGV[1] then return {v} end
+return {v, redis.call('HGET', KEYS[1], 'b')}
+"""
+
+_ACQUIRE = """
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return {0} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+if v == ARGV[3] then return {2, v} end
+return {2, v, redis.call('HGET', KEYS[1], 'b')}
+"""
+
+_COMMIT = """
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 0 end
+if ARGV[3] == '' then
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  return tonumber(v)
+end
+if v ~= ARGV[2] then return -1 end
+local nv = tonumber(v) + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'b', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+if redis.call('SCARD', KEYS[3]) > redis.call('SISMEMBER', KEYS[3], ARGV[6]) then
+  redis.call('PUBLISH', ARGV[5], nv .. ' ' .. ARGV[6])
+end
+return nv
+"""
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'v', 1, 'b', ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+class RedisStore(SharedStore):
+    """Pages in the Redis at ``url`` (``redis://[:password@]host:port/db``, ``rediss://`` for TLS).
+
+    ``lock_timeout``: seconds a page's lock is held at most (an action that runs longer loses it,
+    and its change is refused with ``page_conflict`` if another process changed the page
+    meanwhile). ``lock_wait``: seconds an action waits for a page another process is changing.
+    ``socket_timeout``: seconds one Redis command may take before the store counts as unreachable.
+    Other keyword arguments go to ``redis.asyncio.Redis.from_url``.
+    """
+
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "lt:",
+                 lock_timeout: float = 30.0, lock_wait: float = 10.0,
+                 socket_timeout: float = 5.0, **options: Any) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.lock_timeout = lock_timeout
+        self.lock_wait = lock_wait
+        self._options = {"socket_timeout": socket_timeout,
+                         "socket_connect_timeout": min(socket_timeout, 2.0), **options}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._redis: Any = None
+        self._scripts: dict[str, Any] = {}
+        self._errors: tuple[type[BaseException], ...] = (OSError,)
+        self._unreachable_errors: tuple[type[BaseException], ...] = (OSError,)
+        self._listener = _Subscriptions(self)
+
+    def __repr__(self) -> str:
+        return f"RedisStore({_safe_url(self.url)!r})"
+
+    # --- records ------------------------------------------------------------------------------
+
+    async def create(self, page_id: str, record: bytes, ttl: int) -> int:
+        if not await self._run("create", [self._page(page_id)], [record, ttl]):
+            raise PageConflict(f"a page with id {page_id} exists already")
+        return 1
+
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, bytes | None] | None:
+        got = await self._run("fetch", [self._page(page_id)], [have, ttl])
+        if got is None:
+            return None
+        return int(got[0]), (got[1] if len(got) > 1 else None)
+
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, bytes | None]:
+        lock = secrets.token_hex(8)
+        keys = [self._page(page_id), self._lock(page_id)]
+        args = [lock, max(1, int(self.lock_timeout * 1000)), have]
+        delay, waited = 0.001, 0.0
+        while True:
+            got = await self._run("acquire", keys, args)
+            if got[0] == 2:
+                return lock, int(got[1]), (got[2] if len(got) > 2 else None)
+            if got[0] == 0:
+                raise _gone()
+            if waited >= self.lock_wait:
+                raise PageBusy(
+                    f"another worker has been changing this page for over {self.lock_wait:g} s"
+                    " (RedisStore(lock_wait=...)); try again"
+                )
+            # Held by another process: poll with a growing delay (most actions take < 1 ms).
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
+
+    async def commit(self, page_id: str, lock: str, version: int, record: bytes | None,
+                     ttl: int, origin: str) -> int:
+        got = int(await self._run(
+            "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id)],
+            [lock, version, record or b"", ttl, self._channel(page_id), origin]))
+        if got == 0:
+            raise _gone()
+        if got < 0:
+            raise PageConflict(
+                "the page was changed by another worker while this change ran (it ran longer"
+                f" than RedisStore(lock_timeout={self.lock_timeout:g})); it was not applied:"
+                " try again"
+            )
+        return got
+
+    async def touch(self, page_ids: Iterable[str], ttl: int) -> None:
+        ids = list(page_ids)
+        if not ids:
+            return
+        client = self._client()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for page_id in ids:
+                    pipe.expire(self._page(page_id), ttl)
+                    pipe.expire(self._subs(page_id), ttl)
+                await pipe.execute()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    async def delete(self, page_id: str) -> None:
+        client = self._client()
+        try:
+            await client.delete(self._page(page_id), self._lock(page_id), self._subs(page_id))
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    # --- notices ------------------------------------------------------------------------------
+
+    def listen(self, on_notice: Notice, on_state: StoreState) -> None:
+        self._client()
+        self._listener.start(on_notice, on_state)
+
+    async def subscribe(self, page_id: str, worker: str, ttl: int) -> None:
+        client = self._client()
+        await self._listener.subscribe(self._channel(page_id))
+        # Then join the page's subscribers: from now on commits by others are announced.
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                pipe.sadd(self._subs(page_id), worker)
+                pipe.expire(self._subs(page_id), ttl)
+                await pipe.execute()
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def unsubscribe(self, page_id: str, worker: str) -> None:
+        # The process stays in the page's subscribers until the set expires: a member too many
+        # costs a notice nobody reads, a member too few (a SREM racing a new SADD) lost notices.
+        self._listener.unsubscribe(self._channel(page_id))
+
+    async def close(self) -> None:
+        await self._listener.stop()
+        if self._redis is not None and self._loop is asyncio.get_running_loop():
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
+        self._redis = None
+        self._loop = None
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _page(self, page_id: str) -> str:
+        return f"{self.prefix}page:{{{page_id}}}"
+
+    def _lock(self, page_id: str) -> str:
+        return f"{self.prefix}lock:{{{page_id}}}"
+
+    def _subs(self, page_id: str) -> str:
+        return f"{self.prefix}subs:{{{page_id}}}"
+
+    def _channel(self, page_id: str) -> str:
+        return f"{self.prefix}chan:{page_id}"
+
+    def page_of(self, channel: str) -> str:
+        return channel[len(self.prefix) + 5:]
+
+    def _client(self) -> Any:
+        """The client of the running event loop (a client is bound to the loop it was made in)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            try:
+                import redis.asyncio as aioredis
+                from redis import exceptions
+            except ImportError:
+                raise ImportError(
+                    "RedisStore needs redis-py: pip install 'livetemplate[redis]' (or redis>=5)"
+                ) from None
+            self._listener.reset()
+            self._loop = loop
+            # Any Redis error ends the operation: unreachable, or refusing (out of memory,
+            # a read-only replica, ...); nothing was stored either way.
+            self._errors = (exceptions.RedisError, OSError)
+            self._unreachable_errors = (exceptions.ConnectionError, exceptions.TimeoutError,
+                                        OSError)
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
+
+            # One retry, at once, on a broken connection: a pooled connection that Redis closed
+            # (a restart) fails on its next use, before the command reaches Redis.
+            options = {"retry": Retry(NoBackoff(), 1, (exceptions.ConnectionError,)),
+                       **self._options}
+            self._redis = aioredis.Redis.from_url(self.url, **options)
+            self._scripts = {name: self._redis.register_script(source) for name, source in (
+                ("fetch", _FETCH), ("acquire", _ACQUIRE), ("commit", _COMMIT),
+                ("create", _CREATE))}
+        return self._redis
+
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        self._client()
+        try:
+            return await self._scripts[script](keys=keys, args=args)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        if isinstance(exc, self._unreachable_errors):
+            return StoreUnavailable(
+                f"the page store is unreachable ({type(exc).__name__}: {exc}); nothing was"
+                " changed, try again in a moment"
+            )
+        logger.error("livetemplate: the page store %s refused a command: %r", self, exc)
+        return StoreUnavailable(
+            f"the page store refused the change ({type(exc).__name__}: {exc}); nothing was"
+            " changed (the server log says more)"
+        )
+
+
+def _gone() -> PageNotFound:
+    return PageNotFound("the page has expired (or the page store lost it); reload to start"
+                        " a new one")
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without its password, for logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class _Subscriptions:
+    """The process's pub/sub connection: the channels wanted, and one task reading them.
+
+    Commands go out one at a time (a lock); Redis confirms each channel of a SUBSCRIBE or
+    UNSUBSCRIBE in order, so counting the commands still unconfirmed per channel tells when a
+    subscription is really in effect. When the connection drops, every waiter fails, the state
+    callback hears why, and the reader reconnects with a growing delay, subscribes to every
+    wanted channel again and, once Redis confirmed them all, reports the store back.
+    """
+
+    def __init__(self, store: RedisStore) -> None:
+        self.store = store
+        self.reset()
+
+    def reset(self) -> None:
+        # Called for a new event loop too: tasks and connections of another loop are dropped.
+        self.want: set[str] = set()
+        self.inflight: dict[str, int] = {}  # commands sent per channel, not yet confirmed
+        self.last: dict[str, bool] = {}  # per channel: was the last command sent a subscribe
+        self.confirmed: set[str] = set()
+        self.waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self.pubsub: Any = None
+        self.task: asyncio.Task[None] | None = None
+        self.lock: asyncio.Lock | None = None
+        self.down: BaseException | None = None
+        self.on_notice: Notice | None = None
+        self.on_state: StoreState | None = None
+
+    def start(self, on_notice: Notice, on_state: StoreState) -> None:
+        self.on_notice, self.on_state = on_notice, on_state
+        if self.task is None:
+            self.lock = asyncio.Lock()
+            self.task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        task, self.task = self.task, None
+        if task is not None:
+            # redis-py's read may swallow a cancellation: the loop also ends on its own (below)
+            # within a read timeout, and this does not wait for more.
+            task.cancel()
+            await asyncio.wait([task], timeout=0.5)
+        await self._drop()
+
+    async def subscribe(self, channel: str) -> None:
+        self.want.add(channel)
+        if channel in self.confirmed and not self.inflight.get(channel):
+            return
+        if self.pubsub is None and self.down is not None:
+            raise self._unreachable()
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(channel, []).append(waiter)
+        # Still connecting (no pubsub yet): the connection subscribes to every wanted channel.
+        await self._send(channel)
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self.store.lock_wait)
+        except asyncio.TimeoutError:
+            raise self._unreachable() from None
+
+    def unsubscribe(self, channel: str) -> None:
+        self.want.discard(channel)
+        if self.pubsub is not None and self.task is not None:
+            send = asyncio.ensure_future(self._send(channel))
+            send.add_done_callback(_quiet)
+
+    async def _send(self, channel: str) -> None:
+        """Bring Redis in line with ``want`` for ``channel`` (one command at most)."""
+        assert self.lock is not None
+        async with self.lock:
+            pubsub = self.pubsub
+            wanted = channel in self.want
+            # What Redis holds once the commands in flight are confirmed: the last one sent.
+            if pubsub is None or self.last.get(channel, False) == wanted:
+                return
+            self.inflight[channel] = self.inflight.get(channel, 0) + 1
+            self.last[channel] = wanted
+            try:
+                if wanted:
+                    await pubsub.subscribe(channel)
+                else:
+                    await pubsub.unsubscribe(channel)
+            except self.store._errors as exc:
+                self._fail(exc)
+
+    async def _run(self) -> None:
+        me = asyncio.current_task()
+        delay = 0.1
+        while self.task is me:
+            try:
+                await self._connect()
+                delay = 0.1
+                while self.task is me:
+                    message = await self.pubsub.get_message(timeout=1.0)
+                    if message is not None:
+                        self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a dropped connection, a refused one, a timeout
+                if self.task is not me:
+                    return  # stopped: the connection was closed on purpose
+                self._fail(exc)
+                await self._drop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    async def _connect(self) -> None:
+        assert self.lock is not None
+        async with self.lock:
+            self.pubsub = self.store._redis.pubsub()
+            self.confirmed.clear()
+            self.inflight.clear()
+            self.last.clear()
+            # A channel of its own keeps the connection subscribed (and so readable) always.
+            channels = [*sorted(self.want), f"{self.store.prefix}workers"]
+            for channel in channels:
+                self.inflight[channel] = 1
+                self.last[channel] = True
+            await self.pubsub.subscribe(*channels)
+
+    def _handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        channel = message["channel"]
+        if isinstance(channel, bytes):
+            channel = channel.decode()
+        if kind == "message":
+            version, _, origin = message["data"].decode().partition(" ")
+            if self.on_notice is not None and version.isdigit():
+                self.on_notice(self.store.page_of(channel), int(version), origin)
+            return
+        if kind not in ("subscribe", "unsubscribe"):
+            return
+        left = self.inflight.get(channel, 1) - 1
+        if left > 0:
+            self.inflight[channel] = left
+            return
+        self.inflight.pop(channel, None)
+        if kind == "subscribe":
+            self.confirmed.add(channel)
+            for waiter in self.waiters.pop(channel, []):
+                if not waiter.done():
+                    waiter.set_result(None)
+        else:
+            self.confirmed.discard(channel)
+        if self.down is not None and not self.inflight:
+            # Every wanted channel is subscribed again: notices flow, the store is back.
+            self.down = None
+            logger.warning("livetemplate: the page store %s is reachable again", self.store)
+            if self.on_state is not None:
+                self.on_state(None)
+
+    def _fail(self, exc: BaseException) -> None:
+        for waiters in self.waiters.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(self._unreachable())
+        self.waiters.clear()
+        if self.down is None:
+            self.down = exc
+            logger.error("livetemplate: the page store %s is unreachable (%s: %s); actions on"
+                         " shared pages fail and updates from other workers pause until it is"
+                         " back", self.store, type(exc).__name__, exc)
+            if self.on_state is not None:
+                self.on_state(exc)
+
+    async def _drop(self) -> None:
+        pubsub, self.pubsub = self.pubsub, None
+        self.confirmed.clear()
+        self.inflight.clear()
+        self.last.clear()
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await pubsub.aclose()
+
+    def _unreachable(self) -> StoreUnavailable:
+        why = f" ({type(self.down).__name__}: {self.down})" if self.down is not None else ""
+        return StoreUnavailable(f"the page store is unreachable{why}; try again in a moment")
+
+
+def _quiet(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.debug("livetemplate: unsubscribe failed", exc_info=task.exception())

@@ -1,0 +1,226 @@
+"""RedisStore against a real redis-server: versions, the page lock, TTLs, notices, outages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from livetemplate import Application, MemoryStore, RedisStore
+from livetemplate.errors import (
+    LiveTemplateError,
+    PageBusy,
+    PageConflict,
+    PageNotFound,
+    StoreUnavailable,
+)
+from tests.redis_server import RedisServer, free_port, redis_server
+
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    yield from redis_server(tmp_path_factory.mktemp("redis"))
+
+
+def run(redis: RedisServer, test: Callable[[RedisStore], Awaitable[T]], **options: Any) -> T:
+    """``test(store)`` in a fresh event loop, with a store of its own (a key prefix per test)."""
+    store = RedisStore(redis.url, prefix=f"t{free_port()}:", **options)
+
+    async def main() -> T:
+        try:
+            return await test(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def test_records_are_versioned_and_fetched_only_when_newer(redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        assert await store.create("p", b"one", 60) == 1
+        assert await store.fetch("p", 0, 60) == (1, b"one")
+        assert await store.fetch("p", 1, 60) == (1, None)  # up to date: no record sent
+        lock, version, record = await store.acquire("p", 0)
+        assert (version, record) == (1, b"one")
+        assert await store.commit("p", lock, 1, b"two", 60, "w") == 2
+        assert await store.fetch("p", 1, 60) == (2, b"two")
+        lock, version, record = await store.acquire("p", 2)
+        assert (version, record) == (2, None)
+        assert await store.commit("p", lock, 2, None, 60, "w") == 2  # unchanged: released only
+        assert await store.fetch("missing", 0, 60) is None
+        with pytest.raises(PageConflict):
+            await store.create("p", b"again", 60)
+
+    run(redis, test)
+
+
+def test_the_lock_makes_the_second_writer_wait(redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        await store.create("p", b"0", 60)
+        seen: list[tuple[int, bytes | None]] = []
+
+        async def writer(name: str) -> None:
+            lock, version, record = await store.acquire("p", 0)
+            seen.append((version, record))
+            await asyncio.sleep(0.02)  # the other writer waits meanwhile
+            await store.commit("p", lock, version, name.encode(), 60, name)
+
+        await asyncio.gather(writer("a"), writer("b"))
+        # The second saw the first one's change, not version 1 again.
+        assert sorted(version for version, _ in seen) == [1, 2]
+        first = b"a" if seen[0][0] == 1 and seen[1][1] == b"a" else b"b"
+        assert dict(seen)[2] == first
+        assert (await store.fetch("p", 0, 60) or (0, None))[0] == 3
+
+    run(redis, test)
+
+
+def test_a_lock_held_too_long_is_refused(redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        await store.create("p", b"0", 60)
+        await store.acquire("p", 1)
+        with pytest.raises(PageBusy, match="lock_wait"):
+            await store.acquire("p", 1)
+
+    run(redis, test, lock_wait=0.05)
+
+
+def test_a_change_after_the_lease_ran_out_does_not_overwrite_a_newer_one(
+        redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        await store.create("p", b"0", 60)
+        slow, version, _ = await store.acquire("p", 1)
+        await asyncio.sleep(0.08)  # the lease (50 ms) runs out
+        fast, _, _ = await store.acquire("p", 1)
+        assert await store.commit("p", fast, 1, b"fast", 60, "w") == 2
+        with pytest.raises(PageConflict, match="lock_timeout"):
+            await store.commit("p", slow, version, b"slow", 60, "w")
+        assert await store.fetch("p", 0, 60) == (2, b"fast")
+
+    run(redis, test, lock_timeout=0.05)
+
+
+def test_pages_expire_unless_touched(redis: RedisServer) -> None:
+    def ttl(store: RedisStore, page_id: str) -> int:
+        reply = redis.command("TTL", store._page(page_id))
+        assert reply is not None and reply.startswith(b":")
+        return int(reply[1:])
+
+    async def test(store: RedisStore) -> None:
+        await store.create("gone", b"x", 1)
+        await store.create("kept", b"x", 100)
+        await store.create("idle", b"x", 100)
+        await store.touch(["kept"], 500)
+        assert ttl(store, "kept") > 400 and ttl(store, "idle") <= 100
+        await store.fetch("idle", 1, 300)  # a use starts the TTL again
+        assert ttl(store, "idle") > 200
+        await asyncio.sleep(1.1)
+        assert await store.fetch("gone", 0, 1) is None
+        await store.delete("kept")
+        assert await store.fetch("kept", 0, 60) is None
+        with pytest.raises(PageNotFound):
+            await store.acquire("kept", 0)
+
+    run(redis, test)
+
+
+def test_commits_are_announced_to_subscribers(redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> list[tuple[str, int, str]]:
+        heard: list[tuple[str, int, str]] = []
+        store.listen(lambda *notice: heard.append(notice), lambda error: None)
+        await store.create("p", b"0", 60)
+        await store.create("q", b"0", 60)
+        await store.subscribe("p", "worker-b", 60)
+        for page in ("p", "q"):
+            lock, version, _ = await store.acquire(page, 1)
+            await store.commit(page, lock, version, b"1", 60, "worker-a")
+        lock, version, _ = await store.acquire("p", 2)
+        await store.commit("p", lock, version, None, 60, "worker-a")  # unchanged: no notice
+        lock, version, _ = await store.acquire("p", 2)
+        await store.commit("p", lock, version, b"2", 60, "worker-b")  # b alone: no notice
+        await asyncio.sleep(0.05)
+        store.unsubscribe("p", "worker-b")
+        await asyncio.sleep(0.05)
+        lock, version, _ = await store.acquire("p", 3)
+        await store.commit("p", lock, version, b"3", 60, "worker-a")
+        await _until(lambda: bool(heard))
+        await asyncio.sleep(0.05)  # time for a notice that should not come
+        return heard
+
+    assert run(redis, test) == [("p", 2, "worker-a")]
+
+
+def test_an_unreachable_store_raises_store_unavailable() -> None:
+    async def test(store: RedisStore) -> None:
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            await store.fetch("p", 0, 60)
+        with pytest.raises(StoreUnavailable):
+            await store.touch(["p"], 60)
+
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0)
+
+    async def main() -> None:
+        try:
+            await test(store)
+        finally:
+            await store.close()
+
+    asyncio.run(main())
+
+
+def test_the_listener_reports_the_outage_and_the_recovery(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path).start()
+    states: list[str] = []
+
+    async def test(store: RedisStore) -> None:
+        store.listen(lambda *notice: None,
+                     lambda error: states.append("down" if error else "up"))
+        await store.subscribe("p", "w", 60)
+        await asyncio.to_thread(server.stop)
+        await _until(lambda: states == ["down"])
+        with pytest.raises(StoreUnavailable):
+            await store.subscribe("q", "w", 60)
+        await asyncio.to_thread(server.start)
+        await _until(lambda: states == ["down", "up"])
+        await store.subscribe("q", "w", 60)  # subscriptions work again
+
+    try:
+        store = RedisStore(server.url)
+
+        async def main() -> None:
+            try:
+                await test(store)
+            finally:
+                await store.close()
+
+        asyncio.run(main())
+    finally:
+        server.stop()
+
+
+def test_the_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LIVETEMPLATE_REDIS_URL", "redis://:pw@127.0.0.1:1/0")
+    app = Application(secret="s")
+    assert isinstance(app.store, RedisStore)
+    assert "pw" not in repr(app.store)  # logs never show the password
+    monkeypatch.delenv("LIVETEMPLATE_REDIS_URL")
+    assert isinstance(Application(secret="s").store, MemoryStore)
+
+
+def test_a_shared_store_needs_a_configured_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LIVETEMPLATE_SECRET", raising=False)
+    with pytest.raises(LiveTemplateError, match="LIVETEMPLATE_SECRET"):
+        Application(store=RedisStore("redis://127.0.0.1:1/0"))
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
