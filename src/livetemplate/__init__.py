@@ -13,29 +13,36 @@ from lt_engine import track, untrack
 from .actions import ActionContext
 from .app import Application
 from .errors import (
+    AsyncRequired,
     ClientError,
     DuplicateTemplateError,
     LiveTemplateError,
+    PageBusy,
+    PageConflict,
     PageLimitError,
     PageLookupError,
     PageNotFound,
+    StoreUnavailable,
     TemplateNotFoundError,
     TokenExpired,
     TokenInvalid,
     TokenMissing,
     TokenOtherPage,
+    UnstorableError,
     ValidationError,
 )
 from .limits import Limits
 from .page import Page
 from .protocol import ActionMessage
-from .store import MemoryStore, PageRecord, PageStore
+from .redis_store import RedisStore
+from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import InsecureSecretWarning
 
 __all__ = [
-    "ActionContext", "ActionMessage", "Application", "ClientError", "DuplicateTemplateError",
-    "InsecureSecretWarning", "LiveTemplateError", "Limits", "MemoryStore", "Page",
-    "PageLimitError", "PageLookupError", "PageNotFound", "PageRecord", "PageStore",
+    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError",
+    "DuplicateTemplateError", "InsecureSecretWarning", "Limits", "LiveTemplateError",
+    "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
+    "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "ValidationError", "track", "untrack",
+    "UnstorableError", "ValidationError", "track", "untrack",
 ]

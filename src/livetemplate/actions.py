@@ -130,12 +130,20 @@ def resolve_action(model: Any, name: str) -> Callable[..., Any] | None:
     return actions.get(name) or actions.get(name.replace("-", "_"))
 
 
+def start_action(func: Callable[..., Any], model: Any, ctx: ActionContext) -> Any:
+    """Call the action: its result, or the awaitable an ``async`` action returns."""
+    return func(model, ctx) if _takes_context(func) else func(model)
+
+
+def is_pending(result: Any) -> bool:
+    """Whether ``start_action`` returned something still to await (an async action)."""
+    # None and dicts first: inspect.isawaitable's ABC check costs more than a sync action.
+    return result is not None and type(result) is not dict and inspect.isawaitable(result)
+
+
 async def call_action(func: Callable[..., Any], model: Any, ctx: ActionContext) -> Any:
-    if _takes_context(func):
-        result = func(model, ctx)
-    else:
-        result = func(model)
-    if inspect.isawaitable(result):
+    result = start_action(func, model, ctx)
+    if is_pending(result):
         result = await result
     return result
 
@@ -153,15 +161,22 @@ def _takes_context(func: Callable[..., Any]) -> bool:
     return takes
 
 
+_IS_MAPPING: dict[type, bool] = {}
+
+
 def model_data(model: Any) -> dict[str, Any]:
     """The model's public attributes: what its template sees (besides the page's data)."""
     if model is None:
         return {}
-    if isinstance(model, Mapping):
+    cls = type(model)
+    is_mapping = _IS_MAPPING.get(cls)
+    if is_mapping is None:  # once per class: the ABC check costs as much as the rest
+        is_mapping = _IS_MAPPING[cls] = isinstance(model, Mapping)
+    if is_mapping:
         return {k: v for k, v in model.items() if isinstance(k, str)}
     try:
         attrs = vars(model)
     except TypeError:  # __slots__ without __dict__
         names = [n for c in type(model).__mro__ for n in getattr(c, "__slots__", ())]
         attrs = {n: getattr(model, n) for n in names if hasattr(model, n)}
-    return {k: v for k, v in attrs.items() if not k.startswith("_")}
+    return {k: v for k, v in attrs.items() if k[:1] != "_"}

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from starlette.requests import HTTPConnection
@@ -27,6 +27,7 @@ import lt_engine
 from . import protocol
 from .connection import Connection
 from .errors import (
+    AsyncRequired,
     ClientError,
     DuplicateTemplateError,
     LiveTemplateError,
@@ -38,8 +39,11 @@ from .errors import (
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
-from .store import MemoryStore, PageRecord, PageStore
-from .tokens import TokenSigner, resolve_secret
+from .store import MemoryStore, PageRecord, PageStore, SharedStore
+from .tokens import SECRET_ENV, TokenSigner, resolve_secret
+
+if TYPE_CHECKING:
+    from .shared import SharedPages
 
 logger = logging.getLogger("livetemplate")
 
@@ -54,27 +58,62 @@ class Application:
     def __init__(
         self,
         secret: str | bytes | None = None,
-        store: PageStore | None = None,
+        store: PageStore | SharedStore | None = None,
         *,
         limits: Limits | None = None,
         cookie_name: str = TOKEN_COOKIE,
         client_path: str = CLIENT_PATH,
         clock: Callable[[], float] = time.time,
+        compiled: str | os.PathLike[str] | None = None,
+        dev: bool | None = None,
         **env_options: Any,
     ) -> None:
-        """``env_options`` go to the jinja2 environment (filters via ``app.env.filters``)."""
+        """``env_options`` go to the jinja2 environment (filters via ``app.env.filters``).
+
+        ``compiled``: a directory written by ``livetemplate compile``, loaded without parsing.
+        ``dev`` (default: ``$LIVETEMPLATE_DEV``, set by ``livetemplate run --reload``): stale
+        compiled templates are compiled from source instead of refused, and edited templates
+        are reloaded into live pages.
+        """
         self.limits = limits or Limits()
-        self.store = store if store is not None else MemoryStore()
+        if store is None:
+            from .redis_store import REDIS_URL_ENV, RedisStore
+
+            url = os.environ.get(REDIS_URL_ENV)
+            store = RedisStore(url) if url else MemoryStore()
+        self.store = store
         self.cookie_name = cookie_name
         self.client_path = client_path
         self.clock = clock
-        self.tokens = TokenSigner(resolve_secret(secret), self.limits.token_max_age, clock)
+        if isinstance(store, SharedStore) and not secret and not os.environ.get(SECRET_ENV):
+            raise LiveTemplateError(
+                f"{store!r} shares pages between processes, which must all sign tokens and"
+                f" stored pages with the same secret: set ${SECRET_ENV} (the same in every"
+                " worker and host) or pass Application(secret=...)"
+            )
+        resolved = resolve_secret(secret)
+        self.tokens = TokenSigner(resolved, self.limits.token_max_age, clock)
+        # The pages of a shared store (Redis) are kept in step across processes by this; None
+        # for the in-process store, whose paths stay as they were.
+        self.shared: SharedPages | None = None
+        if isinstance(store, SharedStore):
+            from .shared import SharedPages
+
+            self.shared = SharedPages(self, store, resolved)
         self._dirs: list[str] = []
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
         self._templates: dict[str, lt_engine.Template] = {}
         self._live: dict[str, Page] = {}
         self._last_sweep = clock()
+        self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
+            "", "0", "false", "no")
+        if compiled is not None:
+            self._load_compiled(compiled)
+        if self.dev:
+            from .reload import register
+
+            register(self)
 
     # --- templates ----------------------------------------------------------------------------
 
@@ -127,6 +166,29 @@ class Application:
             self._templates[name] = self.env.get_template(path.name)
         return list(seen)
 
+    def _load_compiled(self, path: str | os.PathLike[str]) -> None:
+        # Names as parse_files gives them: the path under the source directory sans extension.
+        on_stale = "recompile" if self.dev else "error"
+        for key, template in self.env.load_compiled(path, on_stale=on_stale).items():
+            name = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
+            if name in self._templates:
+                raise DuplicateTemplateError(
+                    f"two templates in {os.fspath(path)} are named {name!r}; template names are"
+                    " paths without extension, so rename one of the source files"
+                )
+            self._templates[name] = template
+
+    def reload_template(self, name: str) -> int:
+        """Compile template ``name`` again from its source file and re-mount its live pages on
+        their current data: every connection gets the new full tree, the page keeps its state.
+
+        What dev mode does when a template file changes; returns the number of pages
+        re-mounted. Raises what compiling raises (the old template stays in use).
+        """
+        from .reload import reload_template
+
+        return reload_template(self, name)
+
     def add_template(self, name: str, source: str) -> None:
         """Register a template from a string (tests, one-file apps)."""
         if name in self._files:
@@ -163,11 +225,11 @@ class Application:
         """
         template = self.template(name)
         self._maybe_sweep()
-        if len(self.store) >= self.limits.max_pages:
+        if self.page_count >= self.limits.max_pages:
             self.expire_pages()
-            if len(self.store) >= self.limits.max_pages:
+            if self.page_count >= self.limits.max_pages:
                 raise PageLimitError(
-                    f"{len(self.store)} live pages: the limit (Limits.max_pages) is reached; try"
+                    f"{self.page_count} live pages: the limit (Limits.max_pages) is reached; try"
                     " again later, or raise max_pages / lower page_ttl"
                 )
         model = None
@@ -181,7 +243,11 @@ class Application:
         record = PageRecord(id=secrets.token_urlsafe(18), template=name, data=data, model=model,
                             created=now, last_seen=now)
         page = Page(self, record, template)
-        self.store.put(record)
+        if self.shared is not None:
+            # Sealed now (a model pickle refuses fails here), stored behind: see page.flush().
+            self.shared.created(page)
+        else:
+            self.store.put(record)  # type: ignore[union-attr]
         self._live[record.id] = page
         return page
 
@@ -202,11 +268,32 @@ class Application:
     def page_for_token(self, token: str) -> Page:
         return self._page(self.tokens.verify(token))
 
+    async def load_page(self, conn_or_token: HTTPConnection | str) -> Page:
+        """``get_page`` (given a request or WebSocket) or ``page_for_token`` (given a token) for
+        async code; works with every store, and is the only way with a shared one (Redis),
+        where it loads the page from the store and brings it up to date."""
+        if isinstance(conn_or_token, str):
+            token: str | None = conn_or_token
+        else:
+            token = self.token_from(conn_or_token)
+        if token is None:
+            return self.get_page(conn_or_token)  # type: ignore[arg-type]  # raises TokenMissing
+        page_id = self.tokens.verify(token)
+        if self.shared is None:
+            return self._page(page_id)
+        return await self.shared.load(page_id)
+
     def token_from(self, conn: HTTPConnection, cookie: bool = True) -> str | None:
         return (conn.query_params.get(TOKEN_QUERY) or conn.headers.get(TOKEN_HEADER)
                 or (conn.cookies.get(self.cookie_name) if cookie else None) or None)
 
     def _page(self, page_id: str) -> Page:
+        if self.shared is not None:
+            raise AsyncRequired(
+                f"this application keeps its pages in {self.store!r}, which takes I/O to read:"
+                " use `await app.load_page(request_or_token)` instead of app.get_page() /"
+                " app.page_for_token()"
+            )
         self._maybe_sweep()
         page = self._live.get(page_id)
         if page is None:
@@ -223,21 +310,32 @@ class Application:
 
     @property
     def page_count(self) -> int:
-        return len(self.store)
+        """Pages in the store; with a shared store (Redis), pages live in this process."""
+        return len(self.store) if self.shared is None else len(self._live)  # type: ignore[arg-type]
 
     def touch(self, page: Page) -> None:
-        self.store.touch(page.id, self.clock())
+        if self.shared is None:
+            self.store.touch(page.id, self.clock())  # type: ignore[union-attr]
+        else:
+            self.shared.touched(page)
 
     def expire_pages(self) -> list[str]:
-        """Drop pages idle for ``Limits.page_ttl`` (pages with open connections never are)."""
+        """Drop pages idle for ``Limits.page_ttl`` (pages with open connections never are).
+
+        With a shared store (Redis) the store expires pages by itself (a TTL); this drops from
+        this process the pages idle here, which the store keeps for the others.
+        """
         now = self.clock()
         self._last_sweep = now
+        if self.shared is not None:
+            return self.shared.evict()
+        store: PageStore = self.store  # type: ignore[assignment]
         for page in self._live.values():
             if page.connections:
-                self.store.touch(page.id, now)
-        expired = self.store.expired(now - self.limits.page_ttl)
+                store.touch(page.id, now)
+        expired = store.expired(now - self.limits.page_ttl)
         for page_id in expired:
-            self.store.delete(page_id)
+            store.delete(page_id)
             self._live.pop(page_id, None)
         if expired:
             logger.debug("livetemplate: %d idle pages expired", len(expired))
@@ -267,11 +365,15 @@ class Application:
                     f"message of {len(message)} bytes exceeds the limit of"
                     f" {self.limits.max_message_bytes} (Limits.max_message_bytes)",
                 )
-            msg = protocol.parse_message(message)
-            if msg.token is not None:
-                page.verify_token(msg.token)
-            self.touch(page)
-            return await page.run_action(msg.action, msg.data, origin)
+            if isinstance(message, protocol.ActionMessage):
+                action, data, token = message.action, message.data, message.token
+            else:
+                action, data, token = protocol.parse_action(message)
+            if token is not None:
+                page.verify_token(token)
+            if self.shared is None:  # a shared store's action starts the page's TTL itself
+                self.touch(page)
+            return await page.run_action(action, data, origin)
         except LiveTemplateError as exc:
             return protocol.error_message(exc.code, exc.message)
         except Exception:
@@ -294,3 +396,11 @@ class Application:
 
         return build_routes(self, path, new_page)
 
+    async def close(self) -> None:
+        """Stop what a shared store (Redis) runs in this process: its listener and connections.
+
+        Nothing to do for the in-process store. Call it at shutdown (e.g. a Starlette
+        ``on_shutdown`` handler) for a clean exit.
+        """
+        if self.shared is not None:
+            await self.shared.close()

@@ -7,7 +7,9 @@ with the code from ``protocol.ERRORS`` and the same reason.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,8 @@ from .limits import RateLimiter, origin_refusal
 if TYPE_CHECKING:
     from .app import Application, NewPage
     from .page import Page
+
+logger = logging.getLogger("livetemplate")
 
 CLIENT_FILE = Path(__file__).parent / "static" / "livetemplate-client.js"
 
@@ -55,13 +59,15 @@ async def serve_websocket(app: Application, websocket: WebSocket,
         return
     try:
         page, fresh = await _find_or_make_page(app, websocket, new_page)
+        conn = WebSocketConnection(websocket, limits.send_queue, limits.send_queue_bytes,
+                                   limits.send_timeout)
+        if fresh:
+            conn.deliver(protocol.dumps(protocol.page_token_message(page.get_token())))
+        # Full tree first; on a shared store (Redis) the page is stored and subscribed first.
+        await page.connect(conn)
     except LiveTemplateError as exc:
         await _refuse(websocket, exc.code, exc.message)
         return
-    conn = WebSocketConnection(websocket, limits.send_queue)
-    if fresh:
-        conn.deliver(protocol.dumps(protocol.page_token_message(page.get_token())))
-    page.attach(conn)
     conn.start()
     limiter = RateLimiter(limits.rate, limits.burst)
     try:
@@ -96,6 +102,13 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                     conn.deliver(protocol.dumps(reply))
             finally:
                 await conn.end_direct()
+    except asyncio.CancelledError:
+        if not conn.aborted:
+            raise
+        # The connection dropped a stalled client itself (Limits.send_timeout): end quietly.
+        uncancel = getattr(asyncio.current_task(), "uncancel", None)  # Python 3.11+
+        if uncancel is not None:
+            uncancel()
     finally:
         page.detach(conn)
         app.touch(page)
@@ -108,10 +121,10 @@ async def _find_or_make_page(app: Application, websocket: WebSocket,
     # existing page: the cookie is ambient, and may belong to another endpoint's page.
     explicit = app.token_from(websocket, cookie=False)
     if explicit is not None and new_page is not None:
-        return app.page_for_token(explicit), False
+        return await app.load_page(explicit), False
     if new_page is None:
         try:
-            return app.get_page(websocket), False
+            return await app.load_page(websocket), False
         except TokenMissing as exc:
             raise TokenMissing(
                 exc.message + " (this endpoint was mounted without new_page=, so it only serves"
@@ -124,6 +137,9 @@ async def _find_or_make_page(app: Application, websocket: WebSocket,
 
 
 async def _refuse(websocket: WebSocket, code: str, message: str) -> None:
+    # one line per refused connection (never per message: a client could flood the log)
+    logger.info("livetemplate: refused a WebSocket from %s: %s: %s",
+                websocket.client.host if websocket.client else "?", code, message)
     await websocket.send_text(protocol.dumps(protocol.error_message(code, message)))
     await websocket.close(code=protocol.close_code(code) or 1008, reason=_close_reason(message))
 
@@ -154,7 +170,7 @@ async def serve_post(app: Application, request: Request) -> Response:
                 "no page token: send the X-LiveTemplate-Token header (the content of the page's"
                 ' <meta name="livetemplate-token">) or "token" in the message'
             )
-        page = app.page_for_token(token)
+        page = await app.load_page(token)
     except (ClientError, LiveTemplateError) as exc:
         return _error_response(exc.code, exc.message)
     reply = await app.handle_action(page, message)

@@ -53,6 +53,42 @@ class PageLimitError(LiveTemplateError):
     code = "page_limit"
 
 
+class RenderError(LiveTemplateError):
+    """The page's template raised while rendering its data (a filter or a method failed)."""
+
+    code = "render_failed"
+
+
+class StoreUnavailable(LiveTemplateError):
+    """The shared page store (Redis) cannot be reached; nothing was changed, try again later."""
+
+    code = "store_unavailable"
+
+
+class PageBusy(LiveTemplateError):
+    """Another process held the page's lock for longer than the store waits for it."""
+
+    code = "page_busy"
+
+
+class PageConflict(LiveTemplateError):
+    """A change could not be stored because another process changed the page first."""
+
+    code = "page_conflict"
+
+
+class UnstorableError(LiveTemplateError, TypeError):
+    """A page's data or data model cannot be pickled for a shared store; the message names it."""
+
+    code = "unstorable"
+
+
+class AsyncRequired(LiveTemplateError, RuntimeError):
+    """A sync method was called on an application whose store needs I/O (await the async one)."""
+
+    code = "async_required"
+
+
 class ClientError(LiveTemplateError):
     """A client message that cannot be handled: bad JSON, unknown action, wrong types, ..."""
 

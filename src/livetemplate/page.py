@@ -3,11 +3,15 @@
 Every change goes the same way — apply it to the data, ``Mount.update`` for the minimal diff,
 encode once, hand the text to every connection — with no ``await`` in between, so every
 connection of a page sees the same updates in the same order.
+
+On a shared store (Redis) the page is one of several copies, one per process that serves it:
+its actions and pushes go through ``livetemplate.shared``, which keeps the copies in step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,16 +21,26 @@ from starlette.responses import HTMLResponse
 import lt_engine
 
 from . import protocol
-from .actions import ActionContext, call_action, find_actions, model_data, resolve_action
+from .actions import (
+    ActionContext,
+    find_actions,
+    is_pending,
+    model_data,
+    resolve_action,
+    start_action,
+)
 from .connection import Connection
-from .errors import ClientError, ValidationError
+from .errors import ClientError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
 
 if TYPE_CHECKING:
     from .app import Application
+    from .shared import Stored
 
 ERRORS_NAME = "errors"  # the template name under which validation errors are shown
+
+logger = logging.getLogger("livetemplate")
 
 
 class Page:
@@ -36,7 +50,9 @@ class Page:
         self._template = template
         self._connections: list[Connection] = []
         self._lock = asyncio.Lock()
-        self._mount = template.mount(self._view())
+        self._stale = False  # a template error left the mount part old, part new
+        self._sync: Stored | None = None  # on a shared store (Redis): what is stored of it
+        self._mount = self._remount()
 
     def __repr__(self) -> str:
         return f"<livetemplate.Page {self.template_name} {self.id}>"
@@ -88,6 +104,8 @@ class Page:
                 "a data model is an object whose public methods are actions; pass plain data"
                 " to app.new_page(name, data) instead"
             )
+        if self._sync is not None:
+            self.app.shared.check(model)  # type: ignore[union-attr]  # unstorable: fail here
         self.record.model = model
         self.update()
 
@@ -119,7 +137,14 @@ class Page:
             self.update(data)
         app = self.app
         token = self.get_token()
-        response = HTMLResponse(inject(self._mount.html(), token, app.client_path))
+        html = inject(self._mount.html(), token, app.client_path)
+        if self._sync is None:
+            response = HTMLResponse(html)
+        else:  # sent once the page is stored, so every worker can find it by this token
+            from .shared import StoredHTMLResponse
+
+            response = StoredHTMLResponse(html)
+            response.page = self
         # The body embeds a token: keep it out of shared caches.
         response.headers["Cache-Control"] = "no-store"
         response.set_cookie(
@@ -139,9 +164,11 @@ class Page:
         """
         self._assign(data)
         self._assign(values)
-        diff = self._mount.update(self._view())
+        diff = self._rerender()
         if diff:
             self._broadcast(protocol.tree_message(diff, {}), None)
+        if self._sync is not None:
+            self.app.shared.changed(self)  # type: ignore[union-attr]  # stored behind
         return diff
 
     async def push(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> dict[str, Any]:
@@ -149,7 +176,12 @@ class Page:
 
         Safe inside an action of the same page: updates are atomic (no ``await`` between the diff
         and the hand-over to connections), so no lock is needed for the order of messages.
+        On a shared store (Redis) the values are assigned under the page's lock to its newest
+        stored state, stored, and sent to the page's connections in every process; don't call it
+        from inside an action of the same page there (the action holds that lock).
         """
+        if self._sync is not None:
+            return await self.app.shared.push(self, data, values)  # type: ignore[union-attr]
         diff = self.update(data, **values)
         await asyncio.sleep(0)
         return diff
@@ -168,25 +200,112 @@ class Page:
                 "unknown_action",
                 f"page {self.template_name!r} has no action {action!r}; its actions: {known}",
             )
+        if self._sync is not None:  # a shared store: the action runs under the store's lock
+            return await self.app.shared.run_action(  # type: ignore[union-attr]
+                self, func, action, data, origin)
         ctx = ActionContext(self, action, data)
-        async with self._lock:
+        # The lock keeps actions of one page from interleaving at an ``await``. A sync action
+        # has none, so it needs the lock only to wait for an async action already running.
+        lock = self._lock
+        held = False
+        if lock.locked():
+            await lock.acquire()
+            held = True
+        try:
             try:
-                result = await call_action(func, self.model, ctx)
+                result = start_action(func, self.model, ctx)
+                if is_pending(result):
+                    if not held:  # free, so this takes it without yielding
+                        await lock.acquire()
+                        held = True
+                    result = await self._await_action(result, action)
                 errors = ctx.errors
             except ValidationError as exc:
                 result, errors = None, {**ctx.errors, **exc.errors}
             except BaseException:
                 # The action may have changed the model before failing: keep the tree true to it.
-                self.update()
+                try:
+                    self.update()
+                except RenderError:
+                    pass  # logged; the action's own error is the one to report
                 raise
-            if isinstance(result, Mapping):
+            if result is not None and isinstance(result, Mapping):
                 self._assign(result)
-            self.record.errors = dict(errors)
-            meta = {"action": action, "success": not errors, "errors": dict(errors)}
-            diff = self._mount.update(self._view())
-            reply = protocol.tree_message(diff, meta)
+            self.record.errors = errors = dict(errors)
+            diff = self._rerender()
+            reply = {protocol.TREE: diff, protocol.META: {
+                "action": action, "success": not errors, "errors": dict(errors)}}
             self._broadcast(reply, origin)
+        finally:
+            if held:
+                lock.release()
         return reply
+
+    async def _await_action(self, pending: Any, action: str) -> Any:
+        """Await an async action, cancelled after ``Limits.action_timeout`` seconds.
+
+        Only async actions can be timed out: a sync action that blocks holds the event loop.
+        """
+        timeout = self.app.limits.action_timeout
+        if timeout is None:
+            return await pending
+        try:
+            return await _within(pending, timeout)
+        except _Expired:
+            logger.warning("livetemplate: action %r on page %s cancelled after %g s"
+                           " (Limits.action_timeout)", action, self.template_name, timeout)
+            raise ClientError(
+                "action_timeout",
+                f"action {action!r} did not finish within {timeout:g} s and was cancelled; the"
+                " page shows what it changed before (Limits.action_timeout)",
+            ) from None
+
+    def _rerender(self) -> dict[str, Any]:
+        """``Mount.update`` to the current data, or a full re-mount after a template error.
+
+        The engine advances a mount slot by slot: a filter that raises half-way leaves it part
+        old, part new, and later diffs would miss what it skipped. Such a mount is never diffed
+        again: the page mounts its data afresh (now, or at its next change while the data still
+        fails) and sends the whole tree, which clients merge as an update replacing every slot.
+        Until then connected clients keep their last good tree and new ones get the stale one.
+        """
+        failure: Exception | None = None
+        if not self._stale:
+            try:
+                return self._mount.update(self._view())
+            except Exception as exc:
+                self._stale = True
+                failure = exc
+        mount = self._remount()  # raises RenderError (and logs) while the data still fails
+        if failure is not None:
+            logger.warning("livetemplate: template %r failed to update, but renders when mounted"
+                           " afresh; sent the whole tree", self.template_name, exc_info=failure)
+        return mount.tree
+
+    def _remount(self) -> lt_engine.Mount:
+        try:
+            mount = self._template.mount(self._view())
+        except Exception as exc:
+            self._stale = True
+            logger.exception("livetemplate: template %r failed to render", self.template_name)
+            raise RenderError(
+                f"template {self.template_name!r} raised {type(exc).__name__} while rendering"
+                " the page's data (the server log has the traceback); the page keeps its last"
+                " good view until its data renders again"
+            ) from exc
+        self._mount = mount
+        self._stale = False
+        return mount
+
+    def remount(self, template: lt_engine.Template) -> None:
+        """Mount ``template`` (a new version of this page's template) on the page's current data
+        and send every connection the full tree, which replaces theirs (dev-mode reload)."""
+        self._template = template
+        self._remount()  # raises RenderError when the data does not render with the new template
+        if self._connections:
+            text = protocol.dumps(self.tree_message())
+            for connection in list(self._connections):
+                connection.deliver(text)
 
     # --- connections --------------------------------------------------------------------------
 
@@ -198,6 +317,25 @@ class Page:
     def detach(self, connection: Connection) -> None:
         if connection in self._connections:
             self._connections.remove(connection)
+            if self._sync is not None:
+                self.app.shared.detached(self)  # type: ignore[union-attr]
+
+    async def connect(self, connection: Connection) -> None:
+        """``attach`` for async code. On a shared store (Redis) it first waits until the page
+        is stored, subscribes to its changes in other processes and catches up with them."""
+        if self._sync is None:
+            self.attach(connection)
+        else:
+            await self.app.shared.attach(self, connection)  # type: ignore[union-attr]
+
+    async def flush(self) -> None:
+        """Wait until what sync code did to the page (``new_page``, ``update``) is stored.
+
+        Nothing to wait for in the in-process store; on a shared store raises what went wrong
+        (``StoreUnavailable``, ``PageConflict``).
+        """
+        if self._sync is not None:
+            await self.app.shared.flush(self)  # type: ignore[union-attr]
 
     def _broadcast(self, message: dict[str, Any], origin: Connection | None) -> None:
         targets = self._connections if message[protocol.TREE] else (
@@ -228,3 +366,37 @@ class Page:
                 setattr(model, name, value)
             else:
                 self.record.data[name] = value
+
+
+class _Expired(Exception):
+    """The action timeout ran out (not a ``TimeoutError`` the action raised itself)."""
+
+
+class _OwnTimeout(Exception):
+    """A ``TimeoutError`` the action raised itself (``__cause__``), told apart on Python 3.10."""
+
+
+async def _own_timeouts(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except asyncio.TimeoutError as exc:
+        raise _OwnTimeout from exc
+
+
+async def _within(awaitable: Any, seconds: float) -> Any:
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:  # Python 3.10: a task of its own
+        try:
+            return await asyncio.wait_for(_own_timeouts(awaitable), seconds)
+        except asyncio.TimeoutError:
+            raise _Expired from None
+        except _OwnTimeout as exc:
+            raise exc.__cause__ from None  # type: ignore[misc]
+    scope = timeout(seconds)
+    try:
+        async with scope:
+            return await awaitable
+    except TimeoutError:
+        if scope.expired():
+            raise _Expired from None
+        raise
