@@ -23,3 +23,9 @@ def test_without_head_tags_go_after_html_or_doctype_or_first() -> None:
     assert inject("<p>x</p>", None, "/c/livetemplate-client.js").startswith(
         '<script src="/c/livetemplate-client.js" defer></script><p>'
     )
+
+
+def test_script_names_a_live_url_other_than_the_default() -> None:
+    assert 'data-lvt-url="/live"' in inject("<p>x</p>", None, live_url="/live")
+    assert "data-lvt-url" not in inject("<p>x</p>", None, live_url="/ws")
+    assert "data-lvt-url" not in inject("<p>x</p>", None)

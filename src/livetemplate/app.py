@@ -84,6 +84,8 @@ class Application:
         self.store = store
         self.cookie_name = cookie_name
         self.client_path = client_path
+        # the path of the first app.routes(): where served pages' clients connect
+        self.live_url: str | None = None
         self.clock = clock
         if isinstance(store, SharedStore) and not secret and not os.environ.get(SECRET_ENV):
             raise LiveTemplateError(
@@ -213,7 +215,8 @@ class Application:
 
     def render(self, name: str, data: Mapping[str, Any] | None = None) -> str:
         """HTML of a template with the client script added, without making a page (Pattern 1)."""
-        return inject(self.template(name).render(data or {}), None, self.client_path)
+        return inject(self.template(name).render(data or {}), None, self.client_path,
+                      self.live_url)
 
     # --- pages --------------------------------------------------------------------------------
 
@@ -391,9 +394,15 @@ class Application:
 
         ``new_page(conn)`` (sync or async) makes the page of a connection that carries no token
         (Pattern 1); without it a connection must bring the token of an existing page (Pattern 2).
+
+        The first call's ``path`` is ``app.live_url``: the client script added to served pages
+        connects there (``data-lvt-url``). Mounted under a prefix, or with several endpoints, set
+        ``app.live_url`` to the full path, or put your own ``<script>`` tag in the template.
         """
         from .endpoints import build_routes
 
+        if self.live_url is None:
+            self.live_url = path
         return build_routes(self, path, new_page)
 
     async def close(self) -> None:

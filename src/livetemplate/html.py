@@ -20,12 +20,24 @@ _HTML_START = re.compile(r"<html(\s[^>]*)?>", re.IGNORECASE)
 _DOCTYPE = re.compile(r"^\s*<!doctype[^>]*>", re.IGNORECASE)
 
 
-def inject(html: str, token: str | None, client_path: str = CLIENT_PATH) -> str:
+DEFAULT_LIVE_URL = "/ws"  # where the client connects when its script tag names no URL
+
+
+def inject(html: str, token: str | None, client_path: str = CLIENT_PATH,
+           live_url: str | None = None) -> str:
+    """``html`` with the token ``<meta>`` and, unless it has one, the client ``<script>``.
+
+    ``live_url`` (the path of ``app.routes()``) goes on the script tag as ``data-lvt-url`` when
+    it is not the client's default, so the page connects where the endpoint really is.
+    """
     tags = ""
     if token is not None:
         tags += f'<meta name="{TOKEN_META}" content="{escape(token)}">'
     if CLIENT_NAME not in html:
-        tags += f'<script src="{escape(client_path)}" defer></script>'
+        url = ""
+        if live_url is not None and live_url != DEFAULT_LIVE_URL:
+            url = f' data-lvt-url="{escape(live_url)}"'
+        tags += f'<script src="{escape(client_path)}"{url} defer></script>'
     if not tags:
         return html
     match = _HEAD_END.search(html)

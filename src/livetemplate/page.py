@@ -137,7 +137,7 @@ class Page:
             self.update(data)
         app = self.app
         token = self.get_token()
-        html = inject(self._mount.html(), token, app.client_path)
+        html = inject(self._mount.html(), token, app.client_path, app.live_url)
         if self._sync is None:
             response = HTMLResponse(html)
         else:  # sent once the page is stored, so every worker can find it by this token
