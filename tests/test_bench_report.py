@@ -25,3 +25,19 @@ def test_report_quick_mode_runs_and_prints_the_table() -> None:
         assert f"| {label}" in out
     assert "memory: mounted page holds" in out
     assert "targets:" in out
+
+
+def test_startup_report_quick_mode_compares_both_start_ups() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.bench_startup", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for row in ("| in process: Application ready |", "| new process: imports + Application ready |",
+                "| new process: wall time, interpreter included |"):
+        assert row in out
+    assert "target: precompiled start-up" in out
