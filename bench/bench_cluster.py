@@ -50,11 +50,23 @@ class SharedCounter(W1Counter):
     def set(self, ctx: Any) -> None:
         self.count = ctx.get_int("value")
 
+    async def hang(self) -> None:
+        """Change the count, then never finish (the worker is killed mid-action in a test)."""
+        self.count = 999
+        await asyncio.sleep(3600)
+
 
 def make_app() -> Starlette:
     from livetemplate import Application, Limits
 
-    live = Application(limits=Limits(rate=None, max_pages=10_000))
+    # CLUSTER_LOCK_TIMEOUT: a short page-lock lease, for the test that kills a worker mid-action
+    lease = os.environ.get("CLUSTER_LOCK_TIMEOUT")
+    store = None
+    if lease:
+        from livetemplate import RedisStore
+
+        store = RedisStore(os.environ["LIVETEMPLATE_REDIS_URL"], lock_timeout=float(lease))
+    live = Application(store=store, limits=Limits(rate=None, max_pages=10_000))
     live.add_template("w1", W1_TEMPLATE)
     timer = GcTimer()
 

@@ -206,3 +206,34 @@ def test_redis_stopped_and_started_again(cluster: Cluster) -> None:
             await ws.close()
 
     asyncio.run(test())
+
+
+def test_a_worker_killed_mid_action_leaves_the_last_stored_page(cluster: Cluster) -> None:
+    # A worker whose page locks lease for 1 s, so the test need not wait the default 30 s.
+    doomed = Server(FACTORY, {**cluster_env(cluster.redis.url), "CLUSTER_LOCK_TIMEOUT": "1"},
+                    log=cluster.folder / "doomed.log").__enter__()
+    token = new_page_token(cluster.a)
+
+    async def test() -> None:
+        x = await tab(doomed, token)
+        y = await tab(cluster.b, token)
+        await x.send(action("hang"))  # sets the count to 999, then never returns
+        await asyncio.sleep(0.3)  # it holds the page's lock now
+        assert doomed.proc is not None
+        doomed.proc.kill()  # mid-action: nothing stored, the lock left to its lease
+        doomed.proc.wait()
+        await y.send(action("increment"))  # waits for the lease, then runs on the stored page
+        seen = await until_message(y, lambda m: "tree" in m and m.get("meta", {}).get("action")
+                                   == "increment")
+        assert not [m for m in seen if m.get("type") == "error"], seen
+        assert seen[-1]["tree"] == {"1": "6"}  # 5 + 1: the killed action's 999 was never stored
+        fresh = await tab(cluster.b, token)  # a new tab gets the same, whole page
+        await fresh.send(action("increment"))
+        assert (await receive(fresh))["tree"] == {"1": "7"}
+        for ws in (y, fresh):
+            await ws.close()
+
+    try:
+        asyncio.run(test())
+    finally:
+        doomed.__exit__()
