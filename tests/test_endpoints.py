@@ -126,7 +126,8 @@ def test_every_connection_of_a_page_gets_each_update(served: Any) -> None:
         a.receive_json(), b.receive_json(), other.receive_json(), other.receive_json()
         a.send_text(action("increment"))
         update_a, update_b = a.receive_json(), b.receive_json()
-        assert update_a == update_b and update_a["tree"]["0"] == "1"
+        assert update_a["tree"] == update_b["tree"] and update_a["tree"]["0"] == "1"
+        assert update_a["meta"]["action"] == "increment" and update_b["meta"] == {}
         b.send_text(action("set", value="7"))
         assert a.receive_json()["tree"] == b.receive_json()["tree"] == {"0": "7"}
         # The POST fallback and a server push reach the sockets too.

@@ -90,10 +90,14 @@ def test_updates_fan_out_to_every_connection(app: Application) -> None:
     page.attach(tab2)
     assert "s" in tab1.messages[0]["tree"] and tab1.messages == tab2.messages
     act(page, "add", tab1, name="bo")
-    assert tab1.messages[1] == tab2.messages[1]
-    assert tab1.messages[1]["tree"] == {"1": [["a", [{"0": "bo", "1": "bo"}]]]}
+    assert tab1.messages[1]["tree"] == tab2.messages[1]["tree"] == {
+        "1": [["a", [{"0": "bo", "1": "bo"}]]]}
+    # the action's meta answers its sender only: tab2 must not take it for a reply of its own
+    assert tab1.messages[1]["meta"] == {"action": "add", "success": True, "errors": {}}
+    assert tab2.messages[1]["meta"] == {}
     act(page, "add", tab1, name="bo")  # refused, but the template shows the error: both see it
-    assert tab2.messages[2]["meta"]["success"] is False
+    assert tab1.messages[2]["meta"]["success"] is False
+    assert tab2.messages[2] == {"tree": tab1.messages[2]["tree"], "meta": {}}
     page.detach(tab2)
     act(page, "add", tab1, name="cy")
     assert len(tab1.messages) == 4 and len(tab2.messages) == 3

@@ -57,7 +57,7 @@ live.parse_files(TEMPLATES / "*.html")
 
 async def index(request: Request) -> Response:
     try:
-        page = live.get_page(request)
+        page = await live.load_page(request)  # any store: in-process or Redis
     except PageLookupError:
         page = live.new_page("dashboard", Dashboard())
         page.update(share_url=f"/?cache_token={page.get_token()}")

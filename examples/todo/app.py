@@ -85,7 +85,7 @@ live.parse_files(TEMPLATES / "*.html")
 
 async def index(request: Request) -> Response:
     try:
-        page = live.get_page(request)
+        page = await live.load_page(request)  # any store: in-process or Redis
     except PageLookupError:
         page = live.new_page("todo", TodoList())
     return page.serve_http(request)

@@ -61,13 +61,13 @@ class ActionContext:
 
     def get_float(self, name: str, default: float = _MISSING) -> float:
         value = self._value(name, default)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
+        try:
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return float(value)
+            if isinstance(value, str):
                 return float(value.strip())
-            except ValueError:
-                pass
+        except (ValueError, OverflowError):  # not a number, or an int too big for a float
+            pass
         raise self._wrong(name, "a number", value)
 
     def get_bool(self, name: str, default: bool = _MISSING) -> bool:

@@ -338,14 +338,24 @@ class Page:
             await self.app.shared.flush(self)  # type: ignore[union-attr]
 
     def _broadcast(self, message: dict[str, Any], origin: Connection | None) -> None:
-        targets = self._connections if message[protocol.TREE] else (
-            [origin] if origin is not None and origin in self._connections else []
-        )
-        if not targets:
+        """``message`` to ``origin``; its tree, if changed, to every other connection.
+
+        An action's ``meta`` (its name, success, errors) answers the connection that sent it:
+        another tab must not take it for the reply to an action of its own.
+        """
+        connections = self._connections
+        if origin is not None and origin not in connections:
+            origin = None
+        if not message[protocol.TREE]:
+            if origin is not None:
+                origin.deliver(protocol.dumps(message))
             return
         text = protocol.dumps(message)
-        for connection in list(targets):
-            connection.deliver(text)
+        others = text
+        if origin is not None and message[protocol.META] and len(connections) > 1:
+            others = protocol.dumps({protocol.TREE: message[protocol.TREE], protocol.META: {}})
+        for connection in list(connections):
+            connection.deliver(text if connection is origin else others)
 
     # --- data ---------------------------------------------------------------------------------
 
