@@ -51,11 +51,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    env_help = ("MODULE:ATTR naming an lt_engine.Environment, an Application (its env is used) or"
-                " a function returning one: its jinja2 options and filters are used to compile."
-                " Default: a plain Environment()")
-    pattern_help = ("file name pattern of the templates (repeatable); default: "
-                    + " ".join(DEFAULT_PATTERNS))
+    def source_options(command: argparse.ArgumentParser) -> None:
+        # what compile and check share: where the templates are and how to compile them
+        command.add_argument("src_dir", metavar="SRC_DIR", type=Path, help="template directory")
+        command.add_argument(
+            "--env", metavar="MODULE:ATTR",
+            help="MODULE:ATTR naming an lt_engine.Environment, an Application (its env is used)"
+                 " or a function returning one: its jinja2 options and filters are used to"
+                 " compile. Default: a plain Environment()")
+        command.add_argument(
+            "--pattern", action="append", metavar="GLOB",
+            help="file name pattern of the templates (repeatable); default: "
+                 + " ".join(DEFAULT_PATTERNS))
+        command.add_argument("-q", "--quiet", action="store_true", help="print problems only")
 
     compile_ = commands.add_parser(
         "compile", help="precompile templates into importable Python modules",
@@ -64,12 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                     " deterministic and records the sha256 of every source of every template."
                     " Nothing is written when a template does not compile.",
     )
-    compile_.add_argument("src_dir", metavar="SRC_DIR", type=Path, help="template directory")
+    source_options(compile_)
     compile_.add_argument("-o", "--output", metavar="OUT_DIR", type=Path, required=True,
                           help="output directory (created; its old generated modules replaced)")
-    compile_.add_argument("--env", metavar="MODULE:ATTR", help=env_help)
-    compile_.add_argument("--pattern", action="append", metavar="GLOB", help=pattern_help)
-    compile_.add_argument("-q", "--quiet", action="store_true", help="print problems only")
     compile_.set_defaults(func=cmd_compile)
 
     check = commands.add_parser(
@@ -78,10 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                     " each problem as path:line: message. Exit status 1 when there is any:"
                     " usable in CI and pre-commit hooks.",
     )
-    check.add_argument("src_dir", metavar="SRC_DIR", type=Path, help="template directory")
-    check.add_argument("--env", metavar="MODULE:ATTR", help=env_help)
-    check.add_argument("--pattern", action="append", metavar="GLOB", help=pattern_help)
-    check.add_argument("-q", "--quiet", action="store_true", help="print problems only")
+    source_options(check)
     check.set_defaults(func=cmd_check)
 
     run = commands.add_parser(
