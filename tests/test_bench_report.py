@@ -10,16 +10,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_report_quick_mode_runs_and_prints_the_table() -> None:
+def quick_run(module: str) -> str:
+    """What ``python -m module --quick`` prints; it must exit 0."""
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.report", "--quick"],
+        [sys.executable, "-m", module, "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    return proc.stdout
+
+
+def test_report_quick_mode_runs_and_prints_the_table() -> None:
+    out = quick_run("bench.report")
     assert "| workload " in out and "jinja2 re-render µs" in out and "size ratio" in out
     for label in ("W1 counter", "W2 todo-1k", "W3 table-10k", "W4 append"):
         assert f"| {label}" in out
@@ -28,15 +33,7 @@ def test_report_quick_mode_runs_and_prints_the_table() -> None:
 
 
 def test_startup_report_quick_mode_compares_both_start_ups() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.bench_startup", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
+    out = quick_run("bench.bench_startup")
     for row in ("| in process: Application ready |", "| new process: imports + Application ready |",
                 "| new process: wall time, interpreter included |"):
         assert row in out
