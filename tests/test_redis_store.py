@@ -29,7 +29,11 @@ def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
 
 def run(redis: RedisServer, test: Callable[[RedisStore], Awaitable[T]], **options: Any) -> T:
     """``test(store)`` in a fresh event loop, with a store of its own (a key prefix per test)."""
-    store = RedisStore(redis.url, prefix=f"t{free_port()}:", **options)
+    return run_on(RedisStore(redis.url, prefix=f"t{free_port()}:", **options), test)
+
+
+def run_on(store: RedisStore, test: Callable[[RedisStore], Awaitable[T]]) -> T:
+    """``test(store)`` in a fresh event loop; the store is closed afterwards."""
 
     async def main() -> T:
         try:
@@ -162,15 +166,7 @@ def test_an_unreachable_store_raises_store_unavailable() -> None:
         with pytest.raises(StoreUnavailable):
             await store.touch(["p"], 60)
 
-    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0)
-
-    async def main() -> None:
-        try:
-            await test(store)
-        finally:
-            await store.close()
-
-    asyncio.run(main())
+    run_on(RedisStore(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0), test)
 
 
 def test_the_listener_reports_the_outage_and_the_recovery(tmp_path: Path) -> None:
@@ -190,15 +186,7 @@ def test_the_listener_reports_the_outage_and_the_recovery(tmp_path: Path) -> Non
         await store.subscribe("q", "w", 60)  # subscriptions work again
 
     try:
-        store = RedisStore(server.url)
-
-        async def main() -> None:
-            try:
-                await test(store)
-            finally:
-                await store.close()
-
-        asyncio.run(main())
+        run_on(RedisStore(server.url), test)
     finally:
         server.stop()
 
