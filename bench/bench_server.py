@@ -66,11 +66,14 @@ class W2Todos:
 
 
 class GcTimer:
-    """Wall time spent in the cyclic garbage collector, from ``gc.callbacks``."""
+    """Wall time spent in the cyclic garbage collector, from ``gc.callbacks``: in all, the
+    number of collections, the longest pause and the full (generation 2) collections."""
 
     def __init__(self) -> None:
         self.total = 0.0
         self.collections = 0
+        self.longest = 0.0
+        self.full = 0
         self._start = 0.0
         gc.callbacks.append(self._callback)
 
@@ -78,8 +81,11 @@ class GcTimer:
         if phase == "start":
             self._start = time.perf_counter()
         else:
-            self.total += time.perf_counter() - self._start
+            pause = time.perf_counter() - self._start
+            self.total += pause
             self.collections += 1
+            self.longest = max(self.longest, pause)
+            self.full += info["generation"] == 2
 
 
 def make_app() -> Starlette:

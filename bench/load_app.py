@@ -48,23 +48,6 @@ LIMITS_ENV = "LOAD_LIMITS"
 DEFAULT_LIMITS: dict[str, Any] = {"rate": None, "max_pages": 100_000}
 
 
-class GcPauses:
-    """The longest cyclic-GC pause and the number of full (generation 2) collections."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self.full = 0
-        self._start = 0.0
-        gc.callbacks.append(self._callback)
-
-    def _callback(self, phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            self._start = time.perf_counter()
-            return
-        self.longest = max(self.longest, time.perf_counter() - self._start)
-        self.full += info["generation"] == 2
-
-
 class Counter:
     def __init__(self) -> None:
         self.title = "Load"
@@ -82,7 +65,6 @@ def make_app() -> Starlette:
     live = Application(secret="load", limits=Limits(**{**DEFAULT_LIMITS, **overrides}))
     live.add_template("counter", TEMPLATE)
     timer = GcTimer()
-    pauses = GcPauses()
     groups: dict[str, Page] = {}
     pages: weakref.WeakSet[Page] = weakref.WeakSet()
     kept: list[Page] = []  # pages made by /pages, kept alive for the memory figure
@@ -126,13 +108,13 @@ def make_app() -> Starlette:
     async def stats(request: Request) -> JSONResponse:
         group = request.query_params.get("group")
         if request.query_params.get("reset_gc"):
-            pauses.longest, pauses.full = 0.0, 0
+            timer.longest, timer.full = 0.0, 0
         extra = {"gc_objects": len(gc.get_objects())} if request.query_params.get("objects") \
             else {}
         return JSONResponse({
             "pid": os.getpid(), "cpu": time.process_time(), "gc": timer.total,
-            "collections": timer.collections, "gc_longest": pauses.longest,
-            "gc_full": pauses.full, "pages": live.page_count,
+            "collections": timer.collections, "gc_longest": timer.longest,
+            "gc_full": timer.full, "pages": live.page_count,
             "connections": sum(p.connections for p in list(pages)),
             "group_connections": groups[group].connections if group in groups else 0,
             **extra,
