@@ -190,8 +190,8 @@ class Page:
                          origin: Connection | None = None) -> dict[str, Any]:
         """Run one action and send the update; returns ``{"tree": update, "meta": {...}}``.
 
-        A changed tree goes to every connection of the page; an unchanged one ({}) only back to
-        ``origin`` (it still carries ``meta``, e.g. that a form was accepted).
+        ``origin`` gets the reply, ``meta`` included (e.g. that a form was accepted, even when
+        the tree is unchanged: ``{}``); every other connection gets a changed tree only.
         """
         func = resolve_action(self.model, action)
         if func is None:
@@ -229,17 +229,21 @@ class Page:
                 except RenderError:
                     pass  # logged; the action's own error is the one to report
                 raise
-            if result is not None and isinstance(result, Mapping):
-                self._assign(result)
-            self.record.errors = errors = dict(errors)
-            diff = self._rerender()
-            reply = {protocol.TREE: diff, protocol.META: {
-                "action": action, "success": not errors, "errors": dict(errors)}}
+            meta = self._outcome(ctx, result, errors)
+            reply = {protocol.TREE: self._rerender(), protocol.META: meta}
             self._broadcast(reply, origin)
         finally:
             if held:
                 lock.release()
         return reply
+
+    def _outcome(self, ctx: ActionContext, result: Any, errors: Mapping[str, str]) -> dict[str, Any]:
+        """After an action: the values it returned assigned, its errors kept for the template;
+        returns the reply's ``meta``."""
+        if result is not None and isinstance(result, Mapping):
+            self._assign(result)
+        self.record.errors = errors = dict(errors)
+        return {"action": ctx.action, "success": not errors, "errors": dict(errors)}
 
     async def _await_action(self, pending: Any, action: str) -> Any:
         """Await an async action, cancelled after ``Limits.action_timeout`` seconds.

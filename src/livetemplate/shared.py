@@ -186,10 +186,7 @@ class SharedPages:
                 errors = ctx.errors
             except ValidationError as exc:
                 result, errors = None, {**ctx.errors, **exc.errors}
-            if result is not None and isinstance(result, Mapping):
-                page._assign(result)
-            page.record.errors = errors = dict(errors)
-            outcome.append({"action": action, "success": not errors, "errors": dict(errors)})
+            outcome.append(page._outcome(ctx, result, errors))
 
         return await self._change(page, body, origin, outcome)
 
