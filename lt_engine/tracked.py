@@ -264,16 +264,9 @@ class TrackedDict(_Child, dict):  # type: ignore[misc]
             value._lt_adopt(self, key)
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        # _lt_set and _lt_notify inlined: this is the one call of every "toggle a row" action
         dict.__setitem__(self, key, value)
-        if isinstance(value, (TrackedList, TrackedDict)):
-            value._lt_adopt(self, key)
-        parent = self._lt_parent
-        if parent is not None:
-            if parent is _SHARED:
-                _shared_epoch[0] += 1
-            else:
-                parent._lt_child_changed(self._lt_slot)
+        self._lt_set(key, value)
+        self._lt_notify()
 
     def __delitem__(self, key: Any) -> None:
         dict.__delitem__(self, key)
