@@ -18,9 +18,6 @@ from markupsafe import Markup
 
 from . import _core
 
-# Register 0 of the top frame (the page data and a lazy jinja2 Context), built in the core.
-Box = _core.Box
-
 
 class Loop:
     """The ``loop`` variable, as jinja2's ``LoopContext`` (non-recursive loops)."""
@@ -135,9 +132,6 @@ class Runtime:
 
     # -- names
 
-    def box(self, data: Mapping[str, Any]) -> Box:
-        return Box(self, data)
-
     def resolve(self, data: Mapping[str, Any], name: str) -> Any:
         try:
             return data[name]
@@ -242,6 +236,6 @@ def markif(eval_ctx: EvalContext, value: Any) -> Any:
 
 
 __all__ = [
-    "Box", "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "nsset", "str_join",
+    "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "nsset", "str_join",
     "unpack",
 ]
