@@ -416,7 +416,11 @@
   /** Whether the user changed a field from what the server rendered. */
   function dirty(f) {
     if (checkable(f)) return f.checked !== f.defaultChecked;
-    if (f.tagName === 'SELECT') return Array.from(f.options).some((o) => o.selected !== o.defaultSelected);
+    if (f.tagName === 'SELECT') {
+      const opts = Array.from(f.options), first = opts.map((o) => o.defaultSelected);
+      return f.multiple ? opts.some((o, i) => o.selected !== first[i])
+        : f.selectedIndex !== Math.max(0, first.lastIndexOf(true));
+    }
     return FIELD.test(f.tagName) && f.value !== f.defaultValue;
   }
 
@@ -563,10 +567,11 @@
 
     /** After a reconnect or a reload: put kept input back, then send each form the user has
      *  changed to its `lvt-recover` action (default: its `lvt-change`, else `lvt-input`). */
-    recover() {
+    recover(again) {
       const kept = storage((s) => { const v = s.getItem(STASH); s.removeItem(STASH); return JSON.parse(v); });
       this.forms((form, id) => {
         const values = kept && kept.path === location.pathname && kept.forms[id];
+        if (!values && !again) return;
         for (const f of values ? form.elements : []) {
           const k = fieldKey(f);
           if (k && k in values) f[checkable(f) ? 'checked' : 'value'] = values[k];
@@ -615,7 +620,7 @@
       this.state('connected');
       for (const msg of this.queue.splice(0)) this.transmit(msg);
       if (again) for (const h of this.hooks.values()) this.call(h, 'reconnected');
-      this.recover();
+      this.recover(again);
     }
 
     apply(tree, meta, full) {
@@ -836,8 +841,9 @@
     exec(value, el, push = (action) => this.send(action, {}, el)) {
       for (const step of steps(value)) {
         const m = COMMAND.exec(step);
-        if (!m) { push(step); continue; }
+        if (!m && /^[\w.:-]+$/.test(step)) { push(step); continue; }
         try {
+          if (!m) throw new Error('neither an action name nor a command(arguments)');
           this.command(m[1].replace(/-/g, '_'), m[2], el);
         } catch (err) {
           this.emit('lvt:error', { code: 'command', message: `${step}: ${err.message}` });
