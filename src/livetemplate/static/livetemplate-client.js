@@ -467,11 +467,16 @@
         for (const type of EVENTS) this.root.addEventListener(type, this.bound);
         for (const type of ['focus', 'blur']) this.root.addEventListener(type, this.bound, true);
         for (const type of ['keydown', 'keyup']) {
-          window.addEventListener(type, (e) => this.each(`lvt-window-${type}`, e, () => true));
+          const attr = `lvt-window-${type}`;
+          window.addEventListener(type, (e) => this.root.querySelectorAll(`[${attr}]`).forEach((el) => this.run(el, attr, e)));
         }
-        // Capture: a menu opened by this very click is not yet visible, so it stays open.
-        document.addEventListener('click', (e) => this.each('lvt-click-away', e,
-          (el) => !el.contains(e.target) && el.getClientRects().length > 0), true);
+        // Which elements a click is away from is decided before the click's own bindings run
+        // (a menu this click opens is not away from it), their bindings after them.
+        document.addEventListener('click', (e) => {
+          this.away = Array.from(this.root.querySelectorAll('[lvt-click-away]')).filter(
+            (el) => !el.contains(e.target) && el.getClientRects().length > 0);
+        }, true);
+        document.addEventListener('click', (e) => this.away.forEach((el) => this.run(el, 'lvt-click-away', e)));
       }
       this.closed = false;
       if (!this.synced) this.state('connecting');
@@ -820,11 +825,6 @@
       if (!el || !this.root.contains(el)) return;
       if (type === 'submit' || (type === 'click' && /^(A|BUTTON)$/.test(el.tagName))) e.preventDefault();
       this.run(el, attr, e);
-    }
-
-    /** Every element in the root with `attr` that `want`s the event runs its binding. */
-    each(attr, e, want) {
-      for (const el of this.root.querySelectorAll(`[${attr}]`)) if (want(el)) this.run(el, attr, e);
     }
 
     /** An element's binding for event `e`: its commands now, its action (debounced, throttled). */
