@@ -127,3 +127,27 @@ def test_a_killed_server_and_a_lost_page_keep_typed_input(page: Any, server: Pro
     expect(page.locator("#title")).to_have_value("kept across the reload")
     expect(page.locator("#draft-text")).to_have_value("half a draft")
     expect(page.locator("#draft-echo")).to_have_text("half a draft|on")
+
+
+def test_waiting_actions_go_in_order_and_overflow_is_refused(page: Any) -> None:
+    from tests.browser.conftest import LiveServer
+    from tests.browser.interactive import app
+
+    server = LiveServer(app).start()  # in this process: its pages outlive the restart
+    try:
+        page.goto(server.url + "/p1")
+        page.wait_for_function(LIVE)
+        page.evaluate("""() => { window.lvtErrors = [];
+          document.addEventListener('lvt:error', (e) => window.lvtErrors.push(e.detail.code)); }""")
+        server.stop()
+        wait_state(page, "disconnected")
+        # 100 wait (the queue's size); the 101st is refused with an lvt:error.
+        page.evaluate("for (let i = 0; i < 101; i++) window.liveTemplate.send('inc')")
+        page.wait_for_function("window.liveTemplate.queue.length === 100")
+        page.wait_for_function("window.lvtErrors.includes('disconnected')")
+        server.start()
+        wait_state(page, "connected")
+        expect(page.locator("#count")).to_have_text("100")  # the same page, every waiting action
+        assert page.evaluate("window.liveTemplate.queue.length") == 0
+    finally:
+        server.stop()
