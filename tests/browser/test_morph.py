@@ -99,6 +99,24 @@ CONTENT = {
     "claimed by id, then wanted by key": (
         '<li data-key="1" id="x">a</li><li data-key="2">b</li>',
         '<div data-key="0"><li id="x">moved</li></div><li data-key="1">a</li>'),
+    "whitespace text between elements": ("<p>a</p>\n  <p>b</p>", "<p>a</p>\n<i>x</i>\n  <p>b</p>  "),
+    "insert into the middle of a keyed list": (
+        '<li id="a">a</li><li id="c">c</li>', '<li id="a">a</li><li id="b">b</li><li id="c">c</li>'),
+    "an element's id changes": ('<p id="a">x</p><p id="b">y</p>', '<p id="z">x</p><p id="b">y</p>'),
+    "ids gained and lost": ("<p>1</p><p id='x'>2</p>", "<p id='y'>1</p><p>2</p>"),
+    "id'd element up two levels": ('<div><div><b id="x">x</b></div></div><i>i</i>',
+                                   '<b id="x">x</b><div><div></div></div><i>i</i>'),
+    "id'd element down two levels": ('<b id="x">x</b><div><div></div></div>',
+                                     '<div><div><b id="x">x!</b></div></div>'),
+    "nested ids both move": ('<div id="o"><div id="i">i</div></div><section></section>',
+                             '<section><div id="i">i</div></section><div id="o"></div>'),
+    "form with every kind of field": (
+        '<form><input name="a" value="1"><input type="checkbox" name="b" checked>'
+        '<select name="c"><option>x</option><option selected>y</option></select>'
+        '<textarea name="d">t</textarea></form>',
+        '<form class="f"><input name="a" value="2"><input type="checkbox" name="b">'
+        '<select name="c"><option selected>x</option><option>y</option></select>'
+        '<textarea name="d">u</textarea><button>go</button></form>'),
     "table rows": ('<table><tbody><tr id="r1"><td>1</td></tr><tr id="r2"><td>2</td></tr></tbody></table>',
                    '<table><tbody><tr id="r2"><td>2</td></tr><tr id="r3"><td>3</td></tr></tbody></table>'),
 }
@@ -197,3 +215,54 @@ def test_ignored_region_keeps_its_elements(blank: Any) -> None:
               box.querySelector('p').textContent];
     }""")
     assert got == [True, 2, "2"]
+
+
+RANDOM = """(seed) => {
+  // A small seeded generator of element trees: a few tags, some ids (shared between the two
+  // sides, so elements move between parents), data-keys among siblings, text in between.
+  let x = seed;
+  const rnd = (n) => { x = (x * 1103515245 + 12345) % 2147483648; return x % n; };
+  const tags = ['div', 'p', 'span', 'section', 'input', 'ul', 'li'];
+  const gen = (depth, used) => {
+    let html = '';
+    for (let i = rnd(4); i > 0; i--) {
+      if (rnd(4) === 0) { html += 'text' + rnd(3); continue; }
+      const tag = tags[rnd(tags.length)];
+      let attrs = '';
+      const id = 'id' + rnd(6);
+      if (rnd(2) === 0 && !used.has(id)) { used.add(id); attrs += ` id="${id}"`; }
+      if (rnd(5) === 0) attrs += ` data-key="k${rnd(3)}"`;
+      if (rnd(3) === 0) attrs += ` class="c${rnd(3)}"`;
+      html += tag === 'input' ? `<input${attrs}>`
+        : `<${tag}${attrs}>${depth < 3 ? gen(depth + 1, used) : ''}</${tag}>`;
+    }
+    return html;
+  };
+  const C = window.LiveTemplateClient, box = document.getElementById('box');
+  const bad = [];
+  for (let n = 0; n < 300; n++) {
+    const from = gen(0, new Set()), to = gen(0, new Set());
+    box.innerHTML = from;
+    const before = new Map(Array.from(box.querySelectorAll('[id]'), (el) => [el.id, el]));
+    const t = document.createElement('template');
+    t.innerHTML = to;
+    try { C.morph(box, t.content); } catch (e) { bad.push([from, to, String(e)]); continue; }
+    const fresh = document.createElement('div');
+    fresh.id = 'box';
+    fresh.innerHTML = to;
+    if (!box.isEqualNode(fresh)) { bad.push([from, to, box.innerHTML]); continue; }
+    for (const [id, old] of before) {
+      const now = box.querySelector('#' + id);
+      // Kept when it could be: same tag, not now an ancestor of where it used to live.
+      if (now && now.tagName === old.tagName && now !== old && !now.contains(old)
+          && !old.contains(now)) bad.push([from, to, 'recreated #' + id]);
+    }
+  }
+  return bad;
+}"""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_trees(blank: Any, seed: int) -> None:
+    bad = blank.evaluate(RANDOM, seed)
+    assert bad == [], bad[:3]
