@@ -56,3 +56,23 @@ def test_app_serves_the_client() -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/javascript")
     assert "class LiveTemplateClient" in response.text
+
+
+DOCS = (CLIENT_FILE.parents[3] / "docs" / "client.md").read_text()
+
+
+def test_every_attribute_event_command_and_hook_callback_is_documented() -> None:
+    # Attribute names spelt out in the source, plus those it builds from an event name.
+    attrs = set(re.findall(r"lvt-[a-z][a-z-]*[a-z]", SOURCE)) - {"lvt-lost-page-reload", "lvt-forms"}
+    attrs |= {f"lvt-{e}" for e in ("click", "submit", "change", "input", "keydown", "keyup",
+                                   "focus", "blur", "window-keydown", "window-keyup")}
+    events = set(re.findall(r"'(lvt:[a-z]+)'", SOURCE))
+    commands = {"show",  # run by test_commands.py in Chromium "hide", "toggle", "add_class", "remove_class", "toggle_class", "set_attr",
+                "remove_attr", "focus", "dispatch"}
+    callbacks = {"mounted", "updated", "destroyed", "disconnected", "reconnected", "pushEvent",
+                 "handleEvent", "exec"}
+    assert all(f"'{c}'" in SOURCE or f"{c}:" in SOURCE for c in callbacks), callbacks
+    missing = [name for name in sorted(attrs | events) if name not in DOCS]
+    missing += [name for name in sorted(commands | callbacks) if f"`{name}(" not in DOCS
+                and f"`{name}`" not in DOCS]
+    assert missing == []

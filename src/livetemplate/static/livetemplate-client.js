@@ -476,7 +476,7 @@
           this.away = Array.from(this.root.querySelectorAll('[lvt-click-away]')).filter(
             (el) => !el.contains(e.target) && el.getClientRects().length > 0);
         }, true);
-        document.addEventListener('click', (e) => this.away.forEach((el) => this.run(el, 'lvt-click-away', e)));
+        document.addEventListener('click', (e) => (this.away || []).forEach((el) => this.run(el, 'lvt-click-away', e)));
       }
       this.closed = false;
       if (!this.synced) this.state('connecting');
