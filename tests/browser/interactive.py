@@ -45,7 +45,8 @@ TEMPLATE = """<!doctype html>
 <body>
 <p><span id="count">{{ count }}</span> <span id="other">{{ other }}</span></p>
 <button id="inc" lvt-click="inc">+</button> <button id="touch" lvt-click="touch">touch</button>
-{% if chart %}<div id="chart" lvt-hook="Chart" data-n="{{ n }}"><div class="canvas" lvt-ignore></div><span class="label">{{ n }}</span></div>{% endif %}
+{% macro chart_and_note(n) %}<input id="note" name="note"><div id="chart" lvt-hook="Chart" data-n="{{ n }}"><div class="canvas" lvt-ignore></div><span class="label">{{ n }}</span></div>{% endmacro %}
+{% if not chart %}{% elif wrapped %}<section class="wrap"><p>wrapped</p>{{ chart_and_note(n) }}</section>{% else %}{{ chart_and_note(n) }}{% endif %}
 <button id="chart-inc" lvt-click="chart_inc">chart+</button>
 <button id="chart-toggle" lvt-click="chart_toggle">chart on/off</button>
 <i id="broken" lvt-hook="Broken"></i><i id="unknown" lvt-hook="Nope"></i>
@@ -77,6 +78,7 @@ class Interactive:
         self.count = 0
         self.other = 0
         self.chart = True
+        self.wrapped = False
         self.n = 0
         self.slow_runs = 0
         self.todos: list[str] = []
@@ -97,6 +99,9 @@ class Interactive:
 
     def chart_toggle(self) -> None:
         self.chart = not self.chart
+
+    def wrap(self) -> None:
+        self.wrapped = not self.wrapped
 
     def bump(self, ctx: ActionContext) -> None:
         self.count += ctx.get_int("by")

@@ -70,3 +70,21 @@ def test_failing_and_unknown_hooks_are_reported_and_harmless(page: Any,
     page.click("#inc")
     expect(page.locator("#count")).to_have_text("1")
     assert len(page.evaluate("window.lvtErrors")) == len(errors)  # reported once, not per patch
+
+
+def test_a_hook_element_and_a_focused_input_moved_by_the_server(page: Any,
+                                                                interactive_server: LiveServer) -> None:
+    """The server wraps them in a new element, then unwraps them: both are moved, not remade."""
+    open_live(page, interactive_server.url)
+    page.evaluate("window.els = [document.getElementById('chart'), document.getElementById('note')]")
+    page.click("#note")
+    page.keyboard.type("half typed")
+    page.keyboard.press("ArrowLeft")
+    for wrapped in (1, 0):
+        page.evaluate("window.liveTemplate.send('wrap')")  # focus stays in #note
+        expect(page.locator("section.wrap #chart")).to_have_count(wrapped)
+        assert page.evaluate("""() => [window.els[0] === document.getElementById('chart'),
+            window.els[1] === document.activeElement, document.activeElement.value,
+            document.activeElement.selectionStart]""") == [True, True, "half typed", 9]
+    assert hook_log(page) == ["mounted chart"]  # no destroyed/mounted: the same element
+    expect(page.locator("#chart .canvas")).to_have_text("drawn")
