@@ -144,3 +144,10 @@ def interactive_server() -> Iterator[LiveServer]:
     from tests.browser.interactive import app
 
     yield from serve(app)
+
+
+@pytest.fixture(scope="package")
+def chat_server() -> Iterator[LiveServer]:
+    from examples.chat.app import app
+
+    yield from serve(app)
