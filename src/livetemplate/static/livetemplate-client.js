@@ -657,6 +657,7 @@
       const obs = this.observer;
       obs.observe(this.root, { subtree: true, childList: true, attributes: true, characterData: true });
       this.patching = true;
+      let changed;
       try {
         const done = rows && rows.every((p) => {
           if (!p.el.isConnected) return false;
@@ -668,9 +669,9 @@
         if (!done) this.morphAll();
       } finally {
         this.patching = false;
+        changed = obs.takeRecords().map((r) => r.target);
+        obs.disconnect();
       }
-      const changed = obs.takeRecords().map((r) => r.target);
-      obs.disconnect();
       const now = new Set(this.root.querySelectorAll('[lvt-hook]'));
       for (const [el, h] of this.hooks) {
         if (!now.has(el) || h.name !== el.getAttribute('lvt-hook')) {
