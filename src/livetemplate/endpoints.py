@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -175,9 +175,14 @@ async def serve_post(app: Application, request: Request) -> Response:
         return _error_response(exc.code, exc.message)
     reply = await app.handle_action(page, message)
     if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
-        return JSONResponse(reply, status_code=protocol.http_status(reply[protocol.CODE]))
+        return _json(reply, protocol.http_status(reply[protocol.CODE]))
     # A POST client holds no connection and may have missed updates: give it the whole tree.
-    return JSONResponse(protocol.tree_message(page.tree, reply[protocol.META]))
+    return _json(protocol.tree_message(page.tree, reply[protocol.META]))
+
+
+def _json(message: dict[str, Any], status: int = 200) -> Response:
+    # protocol.dumps, not JSONResponse's json.dumps: its text always encodes to UTF-8
+    return Response(protocol.dumps(message), status_code=status, media_type="application/json")
 
 
 def _too_large(size: int, limit: int) -> Response:
@@ -186,8 +191,7 @@ def _too_large(size: int, limit: int) -> Response:
 
 
 def _error_response(code: str, message: str) -> Response:
-    return JSONResponse(protocol.error_message(code, message),
-                        status_code=protocol.http_status(code))
+    return _json(protocol.error_message(code, message), protocol.http_status(code))
 
 
 async def serve_client(request: Request) -> Response:

@@ -138,12 +138,16 @@ class Page:
         app = self.app
         token = self.get_token()
         html = inject(self._mount.html(), token, app.client_path, app.live_url)
+        try:
+            body = html.encode()
+        except UnicodeEncodeError:  # a lone surrogate in the data: see protocol.utf8_safe
+            body = protocol.utf8_safe(html).encode()
         if self._sync is None:
-            response = HTMLResponse(html)
+            response = HTMLResponse(body)
         else:  # sent once the page is stored, so every worker can find it by this token
             from .shared import StoredHTMLResponse
 
-            response = StoredHTMLResponse(html)
+            response = StoredHTMLResponse(body)
             response.page = self
         # The body embeds a token: keep it out of shared caches.
         response.headers["Cache-Control"] = "no-store"

@@ -59,7 +59,8 @@ class TokenSigner:
 
     def verify(self, token: str, page_id: str | None = None) -> str:
         """The page id the token was signed for; raises if forged, expired, or for another page."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH \
+                or not token.isascii():
             raise TokenInvalid("malformed page token; reload the page to get a new one")
         try:
             payload = self._serializer.loads(token)
