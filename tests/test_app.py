@@ -121,13 +121,35 @@ def test_new_page_with_data_or_model(app: Application) -> None:
     [
         ("query", lambda t: request(query=f"cache_token={t}")),
         ("header", lambda t: request(headers={"X-LiveTemplate-Token": t})),
-        ("cookie", lambda t: request(headers={"cookie": f"livetemplate_token={t}"})),
+        ("cookie", lambda t: request(headers={"cookie": f"livetemplate_token_8a5edab28263={t}"})),
     ],
 )
 def test_get_page_finds_the_page_by_token(app: Application, where: str, make: Any) -> None:
     page = app.new_page("counter", Counter())
     app.new_page("counter", Counter())
     assert app.get_page(make(page.token)) is page
+
+
+def test_the_token_cookie_is_named_after_the_path(app: Application) -> None:
+    assert app.cookie_for("/") == "livetemplate_token_8a5edab28263"  # sha256("/")[:12]
+    assert len({app.cookie_for(p) for p in ("/", "/shared", "/signup", "/shared/")}) == 4
+    page = app.new_page("counter", Counter())
+    elsewhere = Request({"type": "http", "method": "GET", "path": "/other", "query_string": b"",
+                         "headers": [(b"cookie", f"livetemplate_token_8a5edab28263={page.token}"
+                                      .encode())]})
+    with pytest.raises(TokenMissing, match="/other"):  # the cookie of "/" is not the one of /other
+        app.get_page(elsewhere)
+
+
+def test_a_page_of_another_template_is_not_returned(app: Application) -> None:
+    app.add_template("signup", "<form>{{ name }}</form>")
+    page = app.new_page("counter", Counter())
+    assert app.get_page(request(query=f"cache_token={page.token}"), "counter") is page
+    with pytest.raises(PageNotFound, match="'counter' page, not a 'signup' one"):
+        app.get_page(request(query=f"cache_token={page.token}"), template="signup")
+    with pytest.raises(PageNotFound):
+        asyncio.run(app.load_page(page.token, "signup"))
+    assert asyncio.run(app.load_page(page.token, "counter")) is page
 
 
 def test_get_page_refusals(app: Application) -> None:

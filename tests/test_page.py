@@ -144,7 +144,7 @@ def test_serve_http_embeds_the_token_and_sets_the_cookie(app: Application) -> No
     response = client.get("/?t=hello")
     page = holder["page"]
     assert response.headers["cache-control"] == "no-store"
-    token = response.cookies["livetemplate_token"]
+    token = response.cookies[app.cookie_for("/")]  # the cookie of this path (one per path)
     assert app.page_for_token(token) is page
     assert response.text == (
         f'<html><head><meta name="livetemplate-token" content="{token}">'
@@ -152,6 +152,7 @@ def test_serve_http_embeds_the_token_and_sets_the_cookie(app: Application) -> No
     )
     assert "httponly" in response.headers["set-cookie"].lower()
     assert "samesite=lax" in response.headers["set-cookie"].lower()
+    assert "path=/;" in response.headers["set-cookie"].lower()
 
 
 def test_push_inside_an_action_of_the_same_page(app: Application) -> None:

@@ -40,7 +40,7 @@ from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
 from .store import MemoryStore, PageRecord, PageStore, SharedStore
-from .tokens import SECRET_ENV, TokenSigner, resolve_secret
+from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
 
 if TYPE_CHECKING:
     from .shared import SharedPages
@@ -254,41 +254,60 @@ class Application:
         self._live[record.id] = page
         return page
 
-    def get_page(self, conn: HTTPConnection) -> Page:
-        """The page whose token the request or WebSocket carries (query, header, or cookie).
+    def get_page(self, conn: HTTPConnection, template: str | None = None) -> Page:
+        """The page whose token the request or WebSocket carries (query, header, WebSocket
+        subprotocol, or the cookie ``serve_http`` set for this path).
 
-        Raises a :class:`~livetemplate.PageLookupError` (``TokenMissing``, ``TokenInvalid``,
+        With ``template``, only a page of that template is returned. Raises a
+        :class:`~livetemplate.PageLookupError` (``TokenMissing``, ``TokenInvalid``,
         ``TokenExpired``, ``PageNotFound``) whose message says why and what to do.
         """
-        token = self.token_from(conn)
-        if token is None:
-            raise TokenMissing(
-                f"no page token: expected ?{TOKEN_QUERY}=..., an X-LiveTemplate-Token header or"
-                f" the {self.cookie_name} cookie (set by page.serve_http); open the page first"
-            )
-        return self.page_for_token(token)
+        return _of_template(self.page_for_token(self._token_or_raise(conn)), template)
 
-    def page_for_token(self, token: str) -> Page:
-        return self._page(self.tokens.verify(token))
+    def page_for_token(self, token: str, template: str | None = None) -> Page:
+        return _of_template(self._page(self.tokens.verify(token)), template)
 
-    async def load_page(self, conn_or_token: HTTPConnection | str) -> Page:
+    async def load_page(self, conn_or_token: HTTPConnection | str,
+                        template: str | None = None) -> Page:
         """``get_page`` (given a request or WebSocket) or ``page_for_token`` (given a token) for
         async code; works with every store, and is the only way with a shared one (Redis),
         where it loads the page from the store and brings it up to date."""
         if isinstance(conn_or_token, str):
-            token: str | None = conn_or_token
+            token = conn_or_token
         else:
-            token = self.token_from(conn_or_token)
-        if token is None:
-            return self.get_page(conn_or_token)  # type: ignore[arg-type]  # raises TokenMissing
+            token = self._token_or_raise(conn_or_token)
         page_id = self.tokens.verify(token)
         if self.shared is None:
-            return self._page(page_id)
-        return await self.shared.load(page_id)
+            return _of_template(self._page(page_id), template)
+        return _of_template(await self.shared.load(page_id), template)
 
     def token_from(self, conn: HTTPConnection, cookie: bool = True) -> str | None:
-        return (conn.query_params.get(TOKEN_QUERY) or conn.headers.get(TOKEN_HEADER)
-                or (conn.cookies.get(self.cookie_name) if cookie else None) or None)
+        """The token ``conn`` carries: ``?cache_token=``, the ``X-LiveTemplate-Token`` header,
+        a WebSocket subprotocol ``livetemplate.token.<token>``, or (unless ``cookie=False``) the
+        cookie that ``serve_http`` set for this path (``cookie_for``)."""
+        token = conn.query_params.get(TOKEN_QUERY) or conn.headers.get(TOKEN_HEADER)
+        if not token and conn.scope["type"] == "websocket":
+            for offered in conn.scope.get("subprotocols") or ():
+                if offered.startswith(protocol.TOKEN_SUBPROTOCOL):
+                    token = offered[len(protocol.TOKEN_SUBPROTOCOL):]
+                    break
+        if not token and cookie:
+            token = conn.cookies.get(self.cookie_for(conn.url.path))
+        return token or None
+
+    def cookie_for(self, path: str) -> str:
+        """The name of the token cookie of the page served at ``path`` (one per path)."""
+        return cookie_for(self.cookie_name, path)
+
+    def _token_or_raise(self, conn: HTTPConnection) -> str:
+        token = self.token_from(conn)
+        if token is None:
+            raise TokenMissing(
+                f"no page token: expected ?{TOKEN_QUERY}=..., an X-LiveTemplate-Token header or"
+                f" the token cookie of {conn.url.path} (set by page.serve_http there); open the"
+                " page first"
+            )
+        return token
 
     def _page(self, page_id: str) -> Page:
         if self.shared is not None:
@@ -413,3 +432,13 @@ class Application:
         """
         if self.shared is not None:
             await self.shared.close()
+
+
+def _of_template(page: Page, template: str | None) -> Page:
+    if template is not None and page.template_name != template:
+        raise PageNotFound(
+            f"the page of this token is a {page.template_name!r} page, not a {template!r} one;"
+            " reload to start a new one"
+        )
+    return page
+

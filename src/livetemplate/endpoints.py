@@ -52,7 +52,11 @@ async def serve_websocket(app: Application, websocket: WebSocket,
     limits = app.limits
     # Accept first, then refuse with a message and a close reason: a refusal before accepting is
     # an HTTP 403 whose reason a browser script cannot read.
-    await websocket.accept()
+    # The shipped client offers the "livetemplate" subprotocol (and its token as another one):
+    # a browser drops a connection whose server does not pick one it offered.
+    offered = websocket.scope.get("subprotocols") or ()
+    await websocket.accept(
+        subprotocol=protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in offered else None)
     refusal = origin_refusal(websocket.headers, limits)
     if refusal is not None:
         await _refuse(websocket, "origin", refusal)

@@ -33,6 +33,7 @@ from .connection import Connection
 from .errors import ClientError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
+from .tokens import cookie_path
 
 if TYPE_CHECKING:
     from .app import Application
@@ -151,8 +152,10 @@ class Page:
             response.page = self
         # The body embeds a token: keep it out of shared caches.
         response.headers["Cache-Control"] = "no-store"
+        path = request.url.path
         response.set_cookie(
-            app.cookie_name, token, max_age=int(app.limits.token_max_age), path="/",
+            app.cookie_for(path), token, max_age=int(app.limits.token_max_age),
+            path=cookie_path(path),
             httponly=True, samesite="lax", secure=request.url.scheme == "https",
         )
         app.touch(self)

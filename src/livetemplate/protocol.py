@@ -26,6 +26,12 @@ META = "meta"
 CODE = "code"
 MESSAGE = "message"
 
+# The shipped client offers its page token as a WebSocket subprotocol (the one header a browser
+# lets a script set on an upgrade), so the token stays out of URLs and access logs: it offers
+# "livetemplate" and "livetemplate.token.<token>", and the server picks "livetemplate".
+SUBPROTOCOL = "livetemplate"
+TOKEN_SUBPROTOCOL = SUBPROTOCOL + ".token."
+
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
 TYPE_ERROR = "error"
