@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from starlette.requests import HTTPConnection
@@ -26,6 +26,7 @@ import lt_engine
 
 from . import protocol
 from .connection import Connection
+from .endpoints import build_routes
 from .errors import (
     AsyncRequired,
     ClientError,
@@ -39,11 +40,11 @@ from .errors import (
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
+from .redis_store import REDIS_URL_ENV, RedisStore
+from .reload import register, reload_template
+from .shared import SharedPages
 from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
-
-if TYPE_CHECKING:
-    from .shared import SharedPages
 
 logger = logging.getLogger("livetemplate")
 
@@ -77,8 +78,6 @@ class Application:
         """
         self.limits = limits or Limits()
         if store is None:
-            from .redis_store import REDIS_URL_ENV, RedisStore
-
             url = os.environ.get(REDIS_URL_ENV)
             store = RedisStore(url) if url else MemoryStore()
         self.store = store
@@ -99,8 +98,6 @@ class Application:
         # for the in-process store, whose paths stay as they were.
         self.shared: SharedPages | None = None
         if isinstance(store, SharedStore):
-            from .shared import SharedPages
-
             self.shared = SharedPages(self, store, resolved)
         self._dirs: list[str] = []
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
@@ -113,8 +110,6 @@ class Application:
         if compiled is not None:
             self._load_compiled(compiled)
         if self.dev:
-            from .reload import register
-
             register(self)
 
     # --- templates ----------------------------------------------------------------------------
@@ -187,8 +182,6 @@ class Application:
         What dev mode does when a template file changes; returns the number of pages
         re-mounted. Raises what compiling raises (the old template stays in use).
         """
-        from .reload import reload_template
-
         return reload_template(self, name)
 
     def add_template(self, name: str, source: str) -> None:
@@ -332,8 +325,8 @@ class Application:
 
     @property
     def page_count(self) -> int:
-        """Pages in the store; with a shared store (Redis), pages live in this process."""
-        return len(self.store) if self.shared is None else len(self._live)  # type: ignore[arg-type]
+        """Pages live in this process (what ``Limits.max_pages`` bounds), on every store."""
+        return len(self._live)
 
     def touch(self, page: Page) -> None:
         if self.shared is None:
@@ -418,8 +411,6 @@ class Application:
         connects there (``data-lvt-url``). Mounted under a prefix, or with several endpoints, set
         ``app.live_url`` to the full path, or put your own ``<script>`` tag in the template.
         """
-        from .endpoints import build_routes
-
         if self.live_url is None:
             self.live_url = path
         return build_routes(self, path, new_page)

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 
 import lt_engine
 
@@ -30,7 +31,7 @@ from .actions import (
     start_action,
 )
 from .connection import Connection
-from .errors import ClientError, RenderError, ValidationError
+from .errors import ClientError, LiveTemplateError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
 from .tokens import cookie_path
@@ -146,8 +147,6 @@ class Page:
         if self._sync is None:
             response = HTMLResponse(body)
         else:  # sent once the page is stored, so every worker can find it by this token
-            from .shared import StoredHTMLResponse
-
             response = StoredHTMLResponse(body)
             response.page = self
         # The body embeds a token: keep it out of shared caches.
@@ -387,6 +386,24 @@ class Page:
                 setattr(model, name, value)
             else:
                 self.record.data[name] = value
+
+
+class StoredHTMLResponse(HTMLResponse):
+    """``serve_http``'s response on a shared store: waits for the page to be stored first, so
+    the browser never holds a token another worker cannot find yet."""
+
+    page: Page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.page.flush()
+        except LiveTemplateError as exc:
+            logger.warning("livetemplate: page %s not served: %s", self.page.id, exc.message)
+            response: Response = Response(
+                exc.message, status_code=protocol.http_status(exc.code), media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class _Expired(Exception):

@@ -32,9 +32,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
-
 from . import protocol
 from .actions import ActionContext, is_pending, start_action
 from .errors import (
@@ -42,15 +39,16 @@ from .errors import (
     PageConflict,
     PageLimitError,
     PageNotFound,
+    RenderError,
     ValidationError,
 )
+from .page import Page
 from .snapshot import Opened, Sealer
 from .store import PageRecord, SharedStore
 
 if TYPE_CHECKING:
     from .app import Application
     from .connection import Connection
-    from .page import Page
 
 logger = logging.getLogger("livetemplate")
 
@@ -140,8 +138,6 @@ class SharedPages:
                 record = PageRecord(id=page_id, template=opened.template, data=opened.data,
                                     model=opened.model, errors=opened.errors,
                                     created=opened.created, last_seen=now)
-                from .page import Page
-
                 page = Page(app, record, app.template(opened.template))
                 page._sync = Stored(version, mac, now)
                 app._live[page_id] = page
@@ -224,15 +220,15 @@ class SharedPages:
                 await _release(self.store, page.id, lock, version, self.ttl)
                 self._apply(page, version, newer)
                 raise _lost_in_place()
-            failed: Exception | None = None
+            failed: BaseException | None = None
             try:
                 if newer is not None:
                     self._load(page, version, newer)  # the mount catches up with the diff below
                 acting = _ACTING.set(page)
                 try:
                     await body()
-                except Exception as exc:  # keep what the action changed, as in one process
-                    failed = exc
+                except BaseException as exc:  # a cancelled one too: keep what the action
+                    failed = exc  # changed, stored and sent, as in one process
                 finally:
                     _ACTING.reset(acting)
                 sealed, mac = self.sealer.seal(page.record)
@@ -245,11 +241,18 @@ class SharedPages:
                 raise
             state.mac, state.dirty = mac, False
             state.used = self.app.clock()
-            diff = page._rerender()
+            try:
+                diff = page._rerender()
+            except RenderError:
+                if failed is None:
+                    raise
+                diff = {}  # logged; the action's own error is the one to report
+            if failed is not None:  # as in one process: what changed goes to every connection,
+                if diff:  # and the origin hears of the failure from the error reply only
+                    page._broadcast({protocol.TREE: diff, protocol.META: {}}, None)
+                raise failed
             reply = {protocol.TREE: diff, protocol.META: outcome[0] if outcome else {}}
             page._broadcast(reply, origin)
-        if failed is not None:
-            raise failed
         return reply
 
     def changed(self, page: Page) -> None:
@@ -504,21 +507,3 @@ def _log_failed_write(task: asyncio.Task[None]) -> None:
     if exc is not None:  # the next flush tries again and raises it to its caller
         logger.warning("livetemplate: a page change was not stored yet: %s",
                        getattr(exc, "message", exc))
-
-
-class StoredHTMLResponse(HTMLResponse):
-    """``serve_http``'s response on a shared store: waits for the page to be stored first, so
-    the browser never holds a token another worker cannot find yet."""
-
-    page: Page
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.page.flush()
-        except LiveTemplateError as exc:
-            logger.warning("livetemplate: page %s not served: %s", self.page.id, exc.message)
-            response: Response = Response(
-                exc.message, status_code=protocol.http_status(exc.code), media_type="text/plain")
-            await response(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
