@@ -215,7 +215,7 @@ def test_page_limit_refuses_clearly_and_frees_room_by_expiry() -> None:
 
 def test_a_page_only_in_the_store_is_rebuilt(app: Application) -> None:
     page = app.new_page("counter", {"count": 4})
-    app._live.clear()  # as another process would see it: a record, no live page
+    app.pages.clear()  # as another process would see it: a record, no live page
     again = app.page_for_token(page.token)
     assert again is not page and again.html() == '<span id="count">4</span>'
 

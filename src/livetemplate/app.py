@@ -24,7 +24,8 @@ from starlette.routing import BaseRoute
 
 import lt_engine
 
-from . import protocol
+from . import collector, protocol
+from .collector import COLLECTOR
 from .connection import Connection
 from .endpoints import build_routes
 from .errors import (
@@ -32,7 +33,6 @@ from .errors import (
     ClientError,
     DuplicateTemplateError,
     LiveTemplateError,
-    PageLimitError,
     PageNotFound,
     TemplateNotFoundError,
     TokenMissing,
@@ -40,6 +40,7 @@ from .errors import (
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
+from .pages import LivePages
 from .redis_store import REDIS_URL_ENV, RedisStore
 from .reload import register, reload_template
 from .shared import SharedPages
@@ -67,6 +68,7 @@ class Application:
         clock: Callable[[], float] = time.time,
         compiled: str | os.PathLike[str] | None = None,
         dev: bool | None = None,
+        tune_gc: bool | None = None,
         **env_options: Any,
     ) -> None:
         """``env_options`` go to the jinja2 environment (filters via ``app.env.filters``).
@@ -75,8 +77,12 @@ class Application:
         ``dev`` (default: ``$LIVETEMPLATE_DEV``, set by ``livetemplate run --reload``): stale
         compiled templates are compiled from source instead of refused, and edited templates
         are reloaded into live pages.
+        ``tune_gc`` (default: on unless ``$LIVETEMPLATE_TUNE_GC=0``): freeze long-lived objects
+        out of the cyclic GC's reach after start-up and as pages and connections are made
+        (``livetemplate.collector``).
         """
         self.limits = limits or Limits()
+        self.tune_gc = collector.wanted(tune_gc)
         if store is None:
             url = os.environ.get(REDIS_URL_ENV)
             store = RedisStore(url) if url else MemoryStore()
@@ -103,7 +109,7 @@ class Application:
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
         self._templates: dict[str, lt_engine.Template] = {}
-        self._live: dict[str, Page] = {}
+        self.pages = LivePages()  # the pages live in this process
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")
@@ -221,30 +227,21 @@ class Application:
         """
         template = self.template(name)
         self._maybe_sweep()
-        if self.page_count >= self.limits.max_pages:
-            self.expire_pages()
-            if self.page_count >= self.limits.max_pages:
-                raise PageLimitError(
-                    f"{self.page_count} live pages: the limit (Limits.max_pages) is reached; try"
-                    " again later, or raise max_pages / lower page_ttl"
-                )
-        model = None
-        if data is None:
-            data = {}
-        elif not isinstance(data, Mapping):
-            model, data = data, {}
-        elif not isinstance(data, dict):
-            data = dict(data)
+        self.pages.make_room(self.limits.max_pages, self.expire_pages)
+        data, model = page_data(data)
         now = self.clock()
         record = PageRecord(id=secrets.token_urlsafe(18), template=name, data=data, model=model,
                             created=now, last_seen=now)
         page = Page(self, record, template)
+        if self.tune_gc:
+            COLLECTOR.start()  # the first page: start-up is over
+            COLLECTOR.grew()
         if self.shared is not None:
             # Sealed now (a model pickle refuses fails here), stored behind: see page.flush().
             self.shared.created(page)
         else:
             self.store.put(record)  # type: ignore[union-attr]
-        self._live[record.id] = page
+        self.pages.add(page)
         return page
 
     def get_page(self, conn: HTTPConnection, template: str | None = None) -> Page:
@@ -310,7 +307,7 @@ class Application:
                 " app.page_for_token()"
             )
         self._maybe_sweep()
-        page = self._live.get(page_id)
+        page = self.pages.get(page_id)
         if page is None:
             record = self.store.get(page_id)
             if record is None:
@@ -320,13 +317,13 @@ class Application:
                 )
             # Known to the store but not live in this process: rebuild by mounting again.
             page = Page(self, record, self.template(record.template))
-            self._live[page_id] = page
+            self.pages.add(page)
         return page
 
     @property
     def page_count(self) -> int:
         """Pages live in this process (what ``Limits.max_pages`` bounds), on every store."""
-        return len(self._live)
+        return len(self.pages)
 
     def touch(self, page: Page) -> None:
         if self.shared is None:
@@ -345,13 +342,12 @@ class Application:
         if self.shared is not None:
             return self.shared.evict()
         store: PageStore = self.store  # type: ignore[assignment]
-        for page in self._live.values():
-            if page.connections:
-                store.touch(page.id, now)
+        for page in self.pages.connected():
+            store.touch(page.id, now)
         expired = store.expired(now - self.limits.page_ttl)
         for page_id in expired:
             store.delete(page_id)
-            self._live.pop(page_id, None)
+            self.pages.drop(page_id)
         if expired:
             logger.debug("livetemplate: %d idle pages expired", len(expired))
         return expired
@@ -433,3 +429,12 @@ def _of_template(page: Page, template: str | None) -> Page:
         )
     return page
 
+
+def page_data(data: Any) -> tuple[dict[str, Any], Any]:
+    """``(data, model)`` of a new page from what ``new_page`` was given: a mapping of template
+    data, or a data model object. The one place a page's data enters the page path."""
+    if data is None:
+        return {}, None
+    if not isinstance(data, Mapping):
+        return {}, data
+    return (data if isinstance(data, dict) else dict(data)), None

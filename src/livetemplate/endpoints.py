@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from . import protocol
+from .collector import COLLECTOR
 from .connection import WebSocketConnection, _close_reason
 from .errors import ClientError, LiveTemplateError, TokenMissing
 from .limits import RateLimiter, origin_refusal
@@ -72,6 +73,8 @@ async def serve_websocket(app: Application, websocket: WebSocket,
     except LiveTemplateError as exc:
         await _refuse(websocket, exc.code, exc.message)
         return
+    if app.tune_gc:
+        COLLECTOR.grew()  # a connection lives long: frozen out of the GC's reach with the next
     conn.start()
     limiter = RateLimiter(limits.rate, limits.burst)
     try:

@@ -37,7 +37,6 @@ from .actions import ActionContext, is_pending, start_action
 from .errors import (
     LiveTemplateError,
     PageConflict,
-    PageLimitError,
     PageNotFound,
     RenderError,
     ValidationError,
@@ -120,7 +119,7 @@ class SharedPages:
         process does not hold it)."""
         self._start()
         app = self.app
-        page = app._live.get(page_id)
+        page = app.pages.get(page_id)
         if page is None:
             got = await self.store.fetch(page_id, 0, self.ttl)
             if got is None:
@@ -128,19 +127,19 @@ class SharedPages:
                     "the page of this token has expired or was never created; reload to start"
                     " a new one"
                 )
-            page = app._live.get(page_id)  # made meanwhile by another request of this process
+            page = app.pages.get(page_id)  # made meanwhile by another request of this process
             if page is None:
                 version, sealed = got
                 assert sealed is not None
                 opened, mac = self.sealer.open(page_id, sealed)
-                self._make_room()
+                app.pages.make_room(app.limits.max_pages, self.evict)
                 now = app.clock()
                 record = PageRecord(id=page_id, template=opened.template, data=opened.data,
                                     model=opened.model, errors=opened.errors,
                                     created=opened.created, last_seen=now)
                 page = Page(app, record, app.template(opened.template))
                 page._sync = Stored(version, mac, now)
-                app._live[page_id] = page
+                app.pages.add(page)
                 return page
         await self.refresh(page)
         assert page._sync is not None
@@ -356,7 +355,7 @@ class SharedPages:
     def _notice(self, page_id: str, version: int, origin: str) -> None:
         if origin == self.worker:
             return
-        page = self.app._live.get(page_id)
+        page = self.app.pages.get(page_id)
         if page is None or page._sync is None or page._sync.version >= version:
             return
         self._refresh_soon(page)
@@ -387,7 +386,7 @@ class SharedPages:
     def _state(self, error: BaseException | None) -> None:
         """The store went away (``error``) or came back (``None``)."""
         self.down = error is not None
-        pages = [page for page in self.app._live.values() if page.connections]
+        pages = self.app.pages.connected()
         if error is None:
             for page in pages:  # notices were lost meanwhile: join again, compare versions
                 asyncio.ensure_future(self._rejoin(page))
@@ -430,7 +429,7 @@ class SharedPages:
 
     def _lost(self, page: Page) -> None:
         """The store no longer has the page: close its connections, forget it."""
-        self.app._live.pop(page.id, None)
+        self.app.pages.drop(page.id)
         for connection in list(page._connections):
             close = getattr(connection, "close", None)
             message = "the page has expired (or the page store lost it); reload"
@@ -451,7 +450,7 @@ class SharedPages:
         while True:
             await asyncio.sleep(self.interval)
             self.evict()
-            held = [pid for pid, page in self.app._live.items() if page.connections]
+            held = [page.id for page in self.app.pages.connected()]
             try:
                 await self.store.touch(held, self.ttl)
             except LiveTemplateError as exc:
@@ -460,20 +459,10 @@ class SharedPages:
     def evict(self) -> list[str]:
         """Forget pages idle here for ``page_ttl``; the store keeps them for other processes."""
         idle_since = self.app.clock() - self.app.limits.page_ttl
-        gone = [pid for pid, page in self.app._live.items() if _idle(page, idle_since)]
+        gone = [page.id for page in self.app.pages if _idle(page, idle_since)]
         for page_id in gone:
-            del self.app._live[page_id]
+            self.app.pages.drop(page_id)
         return gone
-
-    def _make_room(self) -> None:
-        limits = self.app.limits
-        if len(self.app._live) >= limits.max_pages:
-            self.evict()
-            if len(self.app._live) >= limits.max_pages:
-                raise PageLimitError(
-                    f"{len(self.app._live)} pages live in this process: the limit"
-                    " (Limits.max_pages) is reached; try again later, or raise max_pages"
-                )
 
 
 def _idle(page: Page, idle_since: float) -> bool:
