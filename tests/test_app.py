@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 import lt_engine
 from livetemplate import (
+    ActionMessage,
     Application,
     DuplicateTemplateError,
     Limits,
@@ -259,3 +260,11 @@ def test_a_failing_action_is_logged_and_reported(app: Application,
     assert reply["code"] == "action_failed" and "kaput" not in reply["message"]
     assert "kaput" in caplog.text
     assert sink.messages[-1]["tree"] == {"0": "5"}  # the tree follows what the model became
+
+
+def test_an_action_message_object_is_checked_as_a_raw_one(app: Application) -> None:
+    page = app.new_page("counter", Counter())
+    reply = asyncio.run(app.handle_action(page, ActionMessage("increment", {"t": "\ud800"})))
+    assert reply["code"] == "bad_data" and "'t'" in reply["message"]
+    assert page.model.count == 0
+    assert "tree" in asyncio.run(app.handle_action(page, ActionMessage("increment")))

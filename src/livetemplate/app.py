@@ -376,10 +376,10 @@ class Application:
                     f"message of {len(message)} bytes exceeds the limit of"
                     f" {self.limits.max_message_bytes} (Limits.max_message_bytes)",
                 )
-            if isinstance(message, protocol.ActionMessage):
-                action, data, token = message.action, message.data, message.token
-            else:
-                action, data, token = protocol.parse_action(message)
+            if isinstance(message, protocol.ActionMessage):  # checked as any message is
+                message = {protocol.TYPE: message.type, protocol.ACTION: message.action,
+                           protocol.DATA: message.data, protocol.TOKEN: message.token}
+            action, data, token = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
             if self.shared is None:  # a shared store's action starts the page's TTL itself
