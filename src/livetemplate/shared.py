@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import protocol
 from .actions import ActionContext, is_pending, start_action
+from .collector import COLLECTOR
 from .errors import (
     LiveTemplateError,
     PageConflict,
@@ -138,6 +139,8 @@ class SharedPages:
                                     model=opened.model, errors=opened.errors,
                                     created=opened.created, last_seen=now)
                 page = Page(app, record, app.template(opened.template))
+                if app.tune_gc:
+                    COLLECTOR.grew()  # a page made here lives long: frozen with the next batch
                 page._sync = Stored(version, mac, now)
                 app.pages.add(page)
                 return page
