@@ -49,6 +49,7 @@ class Page:
     def __init__(self, app: Application, record: PageRecord, template: lt_engine.Template) -> None:
         self.app = app
         self.record = record
+        self._take(record.data, record.model)
         self._template = template
         self._connections: list[Connection] = []
         self._lock = asyncio.Lock()
@@ -108,7 +109,7 @@ class Page:
             )
         if self._sync is not None:
             self.app.shared.check(model)  # type: ignore[union-attr]  # unstorable: fail here
-        self.record.model = model
+        self._take(self.record.data, model)
         self.update()
 
     @property
@@ -368,6 +369,13 @@ class Page:
             connection.deliver(text if connection is origin else others)
 
     # --- data ---------------------------------------------------------------------------------
+
+    def _take(self, data: dict[str, Any], model: Any) -> None:
+        """The one place a page's data and data model enter it: made (``new_page``), rebuilt or
+        loaded from a store, or registered (``register_data_model``)."""
+        record = self.record
+        record.data = data
+        record.model = model
 
     def _view(self) -> dict[str, Any]:
         view = dict(self.record.data)

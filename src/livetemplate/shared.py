@@ -418,7 +418,8 @@ class SharedPages:
         """Replace the page's record with the stored one (the mount is left as it was)."""
         opened, mac = self._open(page, sealed)
         record = page.record
-        record.data, record.model, record.errors = opened.data, opened.model, opened.errors
+        page._take(opened.data, opened.model)
+        record.errors = opened.errors
         state = page._sync
         assert state is not None
         state.version, state.mac = version, mac
