@@ -33,11 +33,20 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import datetime
+import decimal
+import enum
+import fractions
+import pathlib
+import uuid
 import weakref
 from collections.abc import Iterable
 from typing import Any, SupportsIndex
 
-_IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset)
+# Values that cannot change in place: a container holding them can trust them.
+_IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset, range,
+              datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo,
+              decimal.Decimal, fractions.Fraction, uuid.UUID, enum.Enum, pathlib.PurePath)
 APPEND_LOG = 64  # appends remembered between structural changes; more count as one
 
 
@@ -114,7 +123,11 @@ def _held_twice(node: Any, value: Any) -> bool:
 
 
 def _take(node: Any, value: Any, slot: Any) -> None:
-    """``node`` now holds ``value`` at ``slot``."""
+    """``node`` now holds ``value`` at ``slot``.  An object entering tracked data is tracked in
+    place (lists and dicts are not: tracking them would copy them)."""
+    if not _tracked(value) and not isinstance(value, (_IMMUTABLE, tuple, list, dict, type)) \
+            and not callable(value):
+        track_object(value)
     if _tracked(value):
         st = _state(value)
         current = st._lt_parent

@@ -231,3 +231,53 @@ def test_bad_events_fail_where_they_are_pushed(app: Application, name: Any, payl
     with pytest.raises(error):
         ctx.push_event(name, payload)
     assert ctx.events == []
+
+
+# --- tracked page data (the default) ---------------------------------------------------------
+
+ROWS = ('<ul>{% for t in todos %}<li class="{{ "done" if t.done }}">{{ t.title }}</li>'
+        "{% endfor %}</ul>{{ note }}")
+
+
+class Todo:
+    def __init__(self, title: str) -> None:
+        self.title, self.done = title, False
+
+
+class Todos:
+    def __init__(self, n: int) -> None:
+        self.todos = [Todo(f"t{i}") for i in range(n)]
+
+    def toggle(self, ctx: ActionContext) -> None:
+        todo = self.todos[ctx.get_int("i")]
+        todo.done = not todo.done
+
+    def keep_open(self) -> None:
+        self.todos = [t for t in self.todos if not t.done]  # a new plain list
+
+
+@pytest.mark.parametrize("track_data", [True, False])
+def test_page_data_and_model_are_tracked_unless_turned_off(track_data: bool) -> None:
+    from lt_engine import TrackedDict, TrackedList
+
+    app = Application(secret="test", track_data=track_data)
+    app.add_template("rows", ROWS)
+    model = Todos(5)
+    page = app.new_page("rows", model)
+    page.update(note="hi", tags=["a"])
+    assert page.model is model and isinstance(model.todos[0], Todo)
+    assert (type(model.todos) is TrackedList) is track_data
+    assert (type(page.data) is TrackedDict and type(page.data["tags"]) is TrackedList) is track_data
+    rows = model.todos
+    before = rows.lt_version if track_data else 0
+    act(page, "toggle", i=3)
+    assert page.html().count('class="done"') == 1
+    if track_data:
+        assert rows.lt_changes_since(before) == ([3], 5)  # the row told its list
+    act(page, "keep_open")  # assigns a new plain list: tracked as it lands on the model
+    assert (type(model.todos) is TrackedList) is track_data and len(model.todos) == 4
+    act(page, "toggle", i=0)
+    assert page.html().count('class="done"') == 1
+    page.update(note="there", tags=["b"])
+    assert (type(page.data["tags"]) is TrackedList) is track_data
+    assert page.html().endswith("</ul>there")

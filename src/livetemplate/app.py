@@ -69,6 +69,7 @@ class Application:
         compiled: str | os.PathLike[str] | None = None,
         dev: bool | None = None,
         tune_gc: bool | None = None,
+        track_data: bool = True,
         **env_options: Any,
     ) -> None:
         """``env_options`` go to the jinja2 environment (filters via ``app.env.filters``).
@@ -80,8 +81,12 @@ class Application:
         ``tune_gc`` (default: on unless ``$LIVETEMPLATE_TUNE_GC=0``): freeze long-lived objects
         out of the cyclic GC's reach after start-up and as pages and connections are made
         (``livetemplate.collector``).
+        ``track_data`` (default on): a page's data and data model are tracked
+        (``lt_engine.track``), so an action costs what it changed, not a scan of the page's lists;
+        off, pages hold exactly the objects given (docs/api.md, "Tracked page data").
         """
         self.limits = limits or Limits()
+        self.track_data = track_data
         self.tune_gc = collector.wanted(tune_gc)
         if store is None:
             url = os.environ.get(REDIS_URL_ENV)

@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
 
 import lt_engine
+from lt_engine import track
 
 from . import protocol
 from .actions import (
@@ -382,8 +383,16 @@ class Page:
 
     def _take(self, data: dict[str, Any], model: Any) -> None:
         """The one place a page's data and data model enter it: made (``new_page``), rebuilt or
-        loaded from a store, or registered (``register_data_model``)."""
+        loaded from a store, or registered (``register_data_model``).
+
+        Tracked by default (``Application(track_data=...)``): the data becomes a TrackedDict of
+        tracked values, and the model is tracked in place (its class reports attribute
+        assignment; values assigned to it, in actions too, are tracked as they land)."""
         record = self.record
+        if self.app.track_data:
+            data = track(data)
+            if not isinstance(model, dict):
+                model = track(model)
         record.data = data
         record.model = model
 
@@ -403,7 +412,7 @@ class Page:
                     and not callable(getattr(model, name))):
                 setattr(model, name, value)
             else:
-                self.record.data[name] = value
+                self.record.data[name] = track(value) if self.app.track_data else value
 
 
 class StoredHTMLResponse(HTMLResponse):
