@@ -229,7 +229,7 @@ cdef object diff_items(ItemState old, ItemState new):
     return diff_vals(old.desc, old.vals, new.vals)
 
 
-cdef object diff_vals(NodeDesc d, list old, list new):
+cdef object diff_vals(NodeDesc d, tuple old, tuple new):
     cdef dict changes = None
     cdef Py_ssize_t i
     cdef object a, b, sub

@@ -111,7 +111,6 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
         st = NodeState()
     st.desc = d
     cdef list vals = [None] * d.nslots
-    st.vals = vals
     cdef Entry e
     cdef Py_ssize_t b
     for entry in d.program:
@@ -135,6 +134,7 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
                 vals[e.index] = render_state((<ElseDesc>e).body, S, None)
             else:
                 vals[e.index] = ""
+    st.vals = tuple(vals)
     return st
 
 
@@ -147,7 +147,7 @@ cdef RangeState render_range(ForDesc d, list S):
     cdef list states = [None] * n
     cdef ItemState st
     cdef list frame
-    cdef list flat = []
+    cdef list flat = [None] * (n * d.nleaves)  # exactly sized: a page keeps it
     loop = make_loop(d, items)
     env = S[0][0].env
     for i in range(n):
@@ -158,7 +158,8 @@ cdef RangeState render_range(ForDesc d, list S):
         try:
             st = ItemState()
             render_state(d.body, S, st)
-            append_leaves(d, items[i], frame, i, n, env, flat)
+            store_leaves(d.leaves, items[i], d.target_reg, frame, i, n, env, flat,
+                         i * d.nleaves)
         finally:
             S.pop()
         st.pos = i

@@ -9,7 +9,9 @@
 @cython.no_gc
 cdef class NodeState:
     cdef public NodeDesc desc
-    cdef public list vals
+    # slot values: a tuple (smaller than a list, and the GC stops tracking a tuple of strings),
+    # replaced as a whole when a slot changes
+    cdef public tuple vals
 
 
 @cython.no_gc

@@ -11,7 +11,7 @@ cdef unsigned long long fnv_str(unsigned long long h, str s):
     return h
 
 
-cdef unsigned long long fnv_vals(unsigned long long h, list vals, Py_ssize_t count):
+cdef unsigned long long fnv_vals(unsigned long long h, tuple vals, Py_ssize_t count):
     cdef Py_ssize_t i
     for i in range(count):
         v = vals[i]
@@ -88,7 +88,7 @@ cdef void key_new_items(ForDesc d, RangeState rs, list fresh) except *:
 cdef dict node_tree(NodeState st):
     cdef dict out = {STATICS: st.desc.statics_list}
     cdef Py_ssize_t i
-    cdef list vals = st.vals
+    cdef tuple vals = st.vals
     for i in range(st.desc.nslots):
         out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
     return out
@@ -105,7 +105,7 @@ cdef object val_tree(object v, Entry e):
 cdef dict item_tree(ItemState st):
     cdef dict out = {}
     cdef Py_ssize_t i
-    cdef list vals = st.vals
+    cdef tuple vals = st.vals
     for i in range(st.desc.nslots):
         out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
     if st.explicit:
@@ -122,7 +122,7 @@ cdef dict range_tree(RangeState rs, ForDesc d):
 
 cdef void state_html(NodeState st, list parts) except *:
     cdef list statics = st.desc.statics_list
-    cdef list vals = st.vals
+    cdef tuple vals = st.vals
     cdef Py_ssize_t i
     parts.append(statics[0])
     for i in range(st.desc.nslots):

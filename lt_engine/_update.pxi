@@ -8,7 +8,8 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
     """Bring ``st`` up to date; return the wire change (a dict) or None when nothing changed."""
     cdef dict changes = None
     cdef Entry e
-    cdef list vals = st.vals
+    cdef tuple vals = st.vals
+    cdef list w = None  # the new values, copied from ``vals`` at the first change
     cdef Py_ssize_t b, i
     cdef object old, new, sub
     cdef NodeDesc old_desc, new_desc
@@ -25,11 +26,13 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
         if e.kind == K_EXPR:
             if e.volatile or affected(e.masks, CH):
                 if (<ExprDesc>e).same_as >= 0:
-                    new = vals[(<ExprDesc>e).same_as]
+                    new = (w if w is not None else vals)[(<ExprDesc>e).same_as]
                 else:
                     new = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
                 if new != old:
-                    vals[i] = new
+                    if w is None:
+                        w = list(vals)
+                    w[i] = new
                     if changes is None:
                         changes = {}
                     changes[slot_key(i)] = new
@@ -59,17 +62,22 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
             if not (new_desc.volatile or affected(new_desc.masks, CH)):
                 continue
             sub = update_state(new_desc, <NodeState>old, S, CH)
-        elif new_desc is None:
-            vals[i] = ""
-            sub = ""
         else:
-            new = render_state(new_desc, S, None)
-            vals[i] = new
-            sub = node_tree(<NodeState>new)
+            if w is None:
+                w = list(vals)
+            if new_desc is None:
+                w[i] = ""
+                sub = ""
+            else:
+                new = render_state(new_desc, S, None)
+                w[i] = new
+                sub = node_tree(<NodeState>new)
         if sub is not None:
             if changes is None:
                 changes = {}
             changes[slot_key(i)] = sub
+    if w is not None:
+        st.vals = tuple(w)
     return changes
 
 

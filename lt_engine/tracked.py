@@ -510,7 +510,8 @@ def track_object(obj: Any) -> Any:
     if sub is None:
         return obj
     key = id(obj)
-    link = _Link(obj, lambda _ref, _key=key: _links.pop(_key, None))
+    # (the pop is bound now: at interpreter exit module globals may already be gone)
+    link = _Link(obj, lambda _ref, _key=key, _pop=_links.pop: _pop(_key, None))
     link._lt_parent = link._lt_slot = None
     link._lt_opaque = 0
     _links[key] = link
