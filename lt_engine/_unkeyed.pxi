@@ -39,7 +39,8 @@ cdef object update_in_place(ForDesc d, RangeState rs, list items, list S, list C
     loop = make_loop(d, items)
     for j in range(lim):
         it = items[j]
-        objs[j] = it
+        if PyList_GET_ITEM(objs, j) != <PyObject*>it:  # (unchanged: no refcount writes)
+            objs[j] = it
         if need_frame:
             frame = new_frame(d, it, None)
         item_mask_fast(d, it, frame, j, n, flat, j * L, env, &ch)
