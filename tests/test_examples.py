@@ -84,7 +84,7 @@ def test_todo_add_toggle_delete_filter() -> None:
             act(ws, "show", filter="all")
             assert 'data-key="1"' in client.get("/").text
             act(ws, "clear_done")
-        assert "<li" not in client.get("/").text
+        assert "<li data-key" not in client.get("/").text  # no rows (<link> also starts "<li")
 
 
 @pytest.mark.parametrize("name", ["counter", "dashboard", "todo"])
@@ -93,3 +93,23 @@ def test_examples_refuse_cross_origin_sockets(name: str) -> None:
         client.get("/")
         with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
             assert ws.receive_json()["code"] == "origin"
+
+
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo"])
+def test_examples_serve_their_stylesheet_and_icon(name: str) -> None:
+    with client_for(name) as client:
+        html = client.get("/").text
+        for link in ('href="/static/examples.css"', 'href="/static/favicon.svg"',
+                     'src="/static/status.js"', 'name="viewport"'):
+            assert link in html
+        for path, kind in (("/static/examples.css", "text/css"), ("/static/status.js", "javascript"),
+                           ("/favicon.ico", "image/svg+xml"), ("/static/favicon.svg", "image/svg+xml")):
+            response = client.get(path)
+            assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+def test_form_fields_have_labels_and_start_valid() -> None:
+    for name, field in (("todo", 'id="new-title"'), ("dashboard", 'id="note-text"')):
+        with client_for(name) as client:
+            html = client.get("/").text
+            assert f'<label for="{field[4:-1]}"' in html and 'aria-invalid="false"' in html

@@ -105,6 +105,8 @@ def test_a_changed_dependency_makes_its_templates_stale(project: tuple[Path, Pat
     message = str(info.value)
     assert "'page.html' (changed: partials/nav.html)" in message
     assert "livetemplate compile" in message and "LIVETEMPLATE_DEV=1" in message
+    # the command to run names the source folder as typed, not as the manifest stores it
+    assert f"livetemplate compile {src} -o {out}" in message and ".." not in message
 
 
 def test_a_deleted_dependency_makes_its_templates_stale(project: tuple[Path, Path]) -> None:
