@@ -20,10 +20,10 @@ def _decades(lo: float, hi: float) -> list[float]:
 
 def _label(v: float, unit: str) -> str:
     if unit == "µs" and v >= 1000:
-        return f"{v / 1000:g} ms"
+        return f"{v / 1000:.3g} ms" if v < 1e6 else f"{v / 1e6:.3g} s"
     if unit == "B" and v >= 1000:
-        return f"{v / 1000:g} KB" if v < 1e6 else f"{v / 1e6:g} MB"
-    return f"{v:g} {unit}"
+        return f"{v / 1000:.3g} KB" if v < 1e6 else f"{v / 1e6:.3g} MB"
+    return f"{v:.3g} {unit}"
 
 
 def _frame(width: int, height: int, title: str) -> list[str]:
@@ -83,11 +83,11 @@ def line_chart(title: str, xs: list[int], series: dict[str, list[float]], x_labe
 
 def bar_chart(title: str, groups: list[str], series: dict[str, list[float]], unit: str) -> str:
     """Horizontal bars, one group per workload, one bar per contender, log-scale value axis."""
-    bar, gap = 11, 12
-    left, right, top, legend_h = 190, 30, 40, 30
+    bar, gap = 12, 12
+    left, right, top, legend_h = 250, 70, 40, 30
     names = list(series)
     group_h = bar * len(names) + gap
-    width = 760
+    width = 820
     height = top + legend_h + group_h * len(groups) + 40
     values = [v for ys in series.values() for v in ys if v > 0]
     ticks = _decades(min(values), max(values))
@@ -121,5 +121,7 @@ def bar_chart(title: str, groups: list[str], series: dict[str, list[float]], uni
             out.append(f'<rect x="{left}" y="{y}" width="{px(v) - left:.1f}" height="{bar - 2}" '
                        f'fill="{COLORS[name]}"><title>{escape(name)}: '
                        f'{escape(_label(v, unit))}</title></rect>')
+            out.append(f'<text x="{px(v) + 4:.1f}" y="{y + bar - 3}" font-size="10" '
+                       f'fill="#374151">{escape(_label(v, unit))}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
