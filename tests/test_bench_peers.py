@@ -83,5 +83,9 @@ def test_quick_run_prints_the_tables_and_writes_the_charts(tmp_path: Path) -> No
     for name in ("LiveTemplate", "pyview", "Jinja2 re-render", "htmx fragments"):
         assert name in proc.stdout
     assert (tmp_path / "peers.md").read_text().startswith("LiveTemplate vs peers")
+    for page in ("W1", "W2"):  # through uvicorn, both frameworks, 1 and 50 connections
+        for framework in ("LiveTemplate", "pyview"):
+            for conns in (1, 50):
+                assert f"| {page} | {framework} | {conns} |" in proc.stdout
     for chart in ("cost-vs-rows.svg", "bytes-per-action.svg"):
         assert ET.parse(tmp_path / chart).getroot().tag.endswith("svg")

@@ -23,7 +23,7 @@ def _label(v: float, unit: str) -> str:
         return f"{v / 1000:.3g} ms" if v < 1e6 else f"{v / 1e6:.3g} s"
     if unit == "B" and v >= 1000:
         return f"{v / 1000:.3g} KB" if v < 1e6 else f"{v / 1e6:.3g} MB"
-    return f"{v:.3g} {unit}"
+    return f"{v:.0f} B" if unit == "B" else f"{v:.3g} {unit}"
 
 
 def _frame(width: int, height: int, title: str) -> list[str]:
@@ -100,7 +100,7 @@ def bar_chart(title: str, groups: list[str], series: dict[str, list[float]], uni
 
     out = _frame(width, height, title)
     for i, name in enumerate(names):  # the legend, in one row
-        x = left + i * 140
+        x = left + i * 125
         out.append(f'<rect x="{x}" y="{top - 2}" width="12" height="12" fill="{COLORS[name]}"/>')
         out.append(f'<text x="{x + 18}" y="{top + 8}">{escape(name)}</text>')
     bottom = base + group_h * len(groups)

@@ -9,8 +9,10 @@ must equal Jinja2's render of the same data byte for byte (exit 3 otherwise).
 Timing is ``bench.report``'s: each round timed alone, median per repeat, best of the repeats,
 repeats of the contenders interleaved so load on the machine hits them alike, GC enabled.
 
-Writes ``peers.md`` (the tables), ``cost-vs-rows.svg`` and ``bytes-per-action.svg`` to
-``--out`` (default ``docs/peers``); ``--quick`` is a smoke test (figures meaningless).
+Then W1 and W2 through one uvicorn worker per framework (``bench.peers.server``; skip with
+``--no-server``).  Writes ``peers.md`` (the tables), ``cost-vs-rows.svg`` and
+``bytes-per-action.svg`` to ``--out`` (default ``docs/peers``); ``--quick`` is a smoke test
+(figures meaningless).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import CorrectnessError, first_difference
+from bench.peers import server
 from bench.peers.charts import bar_chart, line_chart
 from bench.peers.contenders import CONTENDERS, Contender, IbisTemplate, jinja2_env
 from bench.peers.workloads import PEER_WORKLOADS, SCALING_SIZES, SCALING_WORKLOAD, PeerWorkload, get
@@ -172,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated workload keys, e.g. W2,W3")
     parser.add_argument("--out", default="docs/peers", help="folder for peers.md and the charts")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
+    parser.add_argument("--no-server", action="store_true",
+                        help="skip W1/W2 through uvicorn (bench.peers.server)")
     args = parser.parse_args(argv)
 
     if IbisTemplate is None:
@@ -204,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     except CorrectnessError as exc:
         print(f"bench.peers: WRONG OUTPUT, nothing measured is valid:\n{exc}", file=sys.stderr)
         return 3
+    served = [] if args.no_server else server.run_all(0.3 if args.quick else 3.0)
 
     title = f"LiveTemplate vs peers, one process — {versions()}"
     if args.quick:
@@ -212,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         title, "Cost of one action:", table(rows, names), "Bytes sent per action:",
         bytes_table(rows, names),
         f"Cost against page size ({scaling_wl.label}, toggle one row):",
-        scaling_table(sizes, scaling, names), LEGEND])
+        scaling_table(sizes, scaling, names), LEGEND,
+        *(["Through one uvicorn worker (W1, W2):", server.table(served), server.LEGEND]
+          if served else [])])
     print(report)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         figures: dict[str, Any] = {"quick": args.quick, "versions": versions(),
                                    "workloads": [vars(r) for r in rows],
+                                   "server": [{"framework": name, **vars(r), "latencies": None}
+                                              for name, r in served],
                                    "scaling": {str(s): vars(r) for s, r in
                                                zip(sizes, scaling, strict=True)}}
         Path(args.json).write_text(json.dumps(figures, indent=2), encoding="utf-8")
