@@ -265,8 +265,10 @@ print(json.dumps({"html": html, "parsers": len(built), "lexers": len(jinja2.lexe
 def test_loading_compiled_templates_never_parses(project: tuple[Path, Path]) -> None:
     # In a fresh process: nothing else has imported the compiler or built a lexer there.
     _, out = project
+    # cwd outside the checkout: from an unpacked sdist, ./lt_engine (no compiled core) would
+    # shadow the installed package
     run = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PARSER, str(out)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=out.parent)
     report = json.loads(run.stdout)
     assert report["html"].startswith("<html><title>T</title><body><nav>T</nav><ul><li")
     assert report["parsers"] == 0 and report["lexers"] == 0
