@@ -26,8 +26,8 @@ def test_peer_pages_are_the_bench_pages() -> None:
     assert peers.todo_dicts(base.W2_ROWS) == base.w2_build()
     assert peers.grid(base.W3_SIZE * base.W3_SIZE) == base.w3_build()
     assert peers.log_dicts(base.W4_MESSAGES) == base.w4_build()
-    assert [dataclasses.asdict(t) for t in peers.todo_objects(10)["todos"]] == \
-        peers.todo_dicts(10)["todos"]
+    assert peers.todo_objects(base.W2_ROWS) == base.w2obj_build()
+    assert peers.log_objects(base.W4_MESSAGES) == base.w4plain_build()
 
 
 def test_untidy_templates_are_written_as_users_write_them() -> None:

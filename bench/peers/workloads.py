@@ -1,8 +1,8 @@
 """The pages the peers are measured on: W1–W4 of ``bench.workloads`` and the untidy shapes.
 
-The untidy shapes are the engine issue's rows, each template exactly as users write it: rows
-that are dataclasses, loops with no key attribute, ids with a prefix (``id="todo-{{ t.id }}"``),
-a 100×100 list of lists of ints.  Every page is one Jinja2 source; what the other contenders need
+The untidy shapes are the engine report's rows (``bench.workloads``: the same templates and row
+types), each template exactly as users write it: rows that are dataclasses, loops with no key
+attribute, ids with a prefix (``id="todo-{{ t.id }}"``), a 100×100 list of lists of ints.  Every page is one Jinja2 source; what the other contenders need
 is derived from it mechanically and then checked to produce the same HTML (``bench.peers.check``):
 
 - pyview's templates (its vendored "ibis" language) differ only in three constructs, rewritten
@@ -28,20 +28,6 @@ Touched = Any
 # A swap in the htmx-style answer: (how, element start, occurrence, partial name, its context).
 # how: "outer" replaces that element, "beforeend" inserts before its closing tag.
 Swap = tuple[str, str, int, str, dict[str, Any]]
-
-
-@dataclass
-class Todo:
-    id: int
-    title: str
-    done: bool
-
-
-@dataclass
-class Message:
-    id: int
-    user: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -80,7 +66,7 @@ def todo_dicts(n: int) -> Data:
 
 def todo_objects(n: int) -> Data:
     data = todo_dicts(n)
-    data["todos"] = [Todo(t["id"], t["title"], t["done"]) for t in data["todos"]]
+    data["todos"] = [base.Todo(**t) for t in data["todos"]]
     return data
 
 
@@ -94,7 +80,7 @@ def log_dicts(n: int) -> Data:
 
 
 def log_objects(n: int) -> Data:
-    return {"log": [Message(**base.w4_message(i)) for i in range(n)]}
+    return {"log": [base.Message(**base.w4_message(i)) for i in range(n)]}
 
 
 # --- actions ----------------------------------------------------------------------------------
@@ -128,10 +114,20 @@ def edit_cells(data: Data, rng: random.Random) -> Touched:
     return cells
 
 
+def bump_cells(data: Data, rng: random.Random) -> Touched:
+    """Ten distinct cells ``+= 1`` in place (W3-plain's action)."""
+    rows = data["rows"]
+    width = len(rows[0])
+    cells = [divmod(pos, width) for pos in rng.sample(range(len(rows) * width), 10)]
+    for r, c in cells:
+        rows[r][c] += 1
+    return cells
+
+
 def append_message(data: Data, rng: random.Random) -> Touched:
     log = data["log"]
     message = base.w4_message(len(log))
-    log.append(message if not log or isinstance(log[0], dict) else Message(**message))
+    log.append(message if not log or isinstance(log[0], dict) else base.Message(**message))
     return None
 
 
@@ -171,11 +167,10 @@ def message_swaps(data: Data, touched: Touched) -> list[Swap]:
 # --- the templates ----------------------------------------------------------------------------
 
 REMAINING = '<span id="remaining">{{ remaining }} left</span>'
-W2_PREFIX = base.W2_TEMPLATE.replace('data-key="{{ t.id }}"', 'id="todo-{{ t.id }}"')
-W2_NOKEY = base.W2_TEMPLATE.replace('data-key="{{ t.id }}" ', "")
-W3_PLAIN = ("<table>{% for row in rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>"
-            "{% endfor %}</table>")
-W4_PLAIN = base.W4_TEMPLATE.replace('<li data-key="{{ m.id }}">', "<li>")
+W2_PREFIX = base.W2_PREFIX_TEMPLATE
+W2_NOKEY = base.W2_NOKEY_TEMPLATE
+W3_PLAIN = base.W3_PLAIN_TEMPLATE
+W4_PLAIN = base.W4_PLAIN_TEMPLATE
 
 
 def w2_partials(template: str) -> dict[str, str]:
@@ -214,7 +209,7 @@ PEER_WORKLOADS: tuple[PeerWorkload, ...] = (
                  w2_partials(W2_PREFIX)),
     PeerWorkload("W2-nokey", "dataclass rows, no key", W2_NOKEY, todo_objects, toggle,
                  row_swaps, w2_partials(W2_NOKEY)),
-    PeerWorkload("W3-plain", "100×100 ints, no keys", W3_PLAIN, grid, edit_cells, cell_swaps,
+    PeerWorkload("W3-plain", "100×100 ints, no keys", W3_PLAIN, grid, bump_cells, cell_swaps,
                  w3_partials(W3_PLAIN), size=10_000),
     PeerWorkload("W4-plain", "dataclass log, no keys", W4_PLAIN, log_objects, append_message,
                  message_swaps, w4_partials(W4_PLAIN), undo=pop_message),
