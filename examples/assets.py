@@ -1,7 +1,7 @@
-"""What every example serves beside its page: the stylesheet, the icon, the connection script.
+"""What every example serves beside its page: the stylesheet and the icon.
 
-``/static/`` holds ``examples.css`` (the one stylesheet), ``favicon.svg`` and ``status.js``; the
-pages link the icon, and ``/favicon.ico`` answers too, so no browser request ends in a 404.
+``/static/`` holds ``examples.css`` (the one stylesheet) and ``favicon.svg``; the pages link the
+icon, and ``/favicon.ico`` answers too, so no browser request ends in a 404.
 """
 
 from __future__ import annotations

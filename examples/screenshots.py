@@ -33,7 +33,7 @@ def counter_offline(page: Any, server: LiveServer) -> None:
     page.click("#inc")
     expect(page.locator("#count")).to_have_text("1")
     server.stop()
-    page.wait_for_function("() => document.documentElement.classList.contains('lvt-offline')")
+    page.wait_for_function("() => document.body.classList.contains('lvt-disconnected')")
 
 
 def dashboard(page: Any, server: LiveServer) -> None:
@@ -67,6 +67,18 @@ def todo_phone(page: Any, server: LiveServer) -> None:
     expect(page.locator("#todos li")).to_have_count(2)
 
 
+def chat(page: Any, server: LiveServer) -> None:
+    for author, text in (("ann", "Morning! Is the deploy still on for 3pm?"),
+                         ("bob", "Yes, staging looks good."),
+                         ("ann", "Great, I'll post the release notes.")):
+        page.evaluate("([a, t]) => window.liveTemplate.send('send', {author: a, text: t})",
+                      [author, text])
+    expect(page.locator("#messages li")).to_have_count(3)
+    page.fill("#author", "carol")
+    page.click("#toggle-members")
+    expect(page.locator("#members")).to_be_visible()
+
+
 # shot name -> (example, scene, viewport)
 SHOTS: dict[str, tuple[str, Callable[[Any, LiveServer], None], dict[str, int]]] = {
     "todo": ("todo", todo, VIEWPORT),
@@ -74,6 +86,7 @@ SHOTS: dict[str, tuple[str, Callable[[Any, LiveServer], None], dict[str, int]]] 
     "counter": ("counter", counter, VIEWPORT),
     "counter-offline": ("counter", counter_offline, VIEWPORT),
     "dashboard": ("dashboard", dashboard, VIEWPORT),
+    "chat": ("chat", chat, VIEWPORT),
 }
 
 
