@@ -129,6 +129,9 @@ class Run:
     server_cpu: float = 0.0
     server_gc: float = 0.0
     gc_collections: int = 0
+    reply_bytes: int = 0  # all replies' text, for bytes per reply
+    rss_before: int = 0  # the server's resident memory before connecting, and with all open
+    rss_open: int = 0
 
     @property
     def per_second(self) -> float:
@@ -189,6 +192,7 @@ async def _one_connection(url: str, endpoint: str, max_actions: int, run: Run, g
             await ws.send(text)
             reply = await ws.recv()
             run.latencies.append(perf() - sent)
+            run.reply_bytes += len(reply)
             if endpoint != "echo" and '"tree"' not in reply:
                 raise RuntimeError(f"unexpected reply from /{endpoint}: {reply[:200]!r}")
 
@@ -198,14 +202,32 @@ def server_stats(base: str) -> dict[str, Any]:
         return json.loads(response.read())
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux ``/proc``), 0 where that is not available."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((x for x in status.splitlines() if x.startswith("VmRSS:")), "VmRSS: 0 kB")
+    return int(line.split()[1]) * 1024
+
+
 async def measure(base_ws: str, base_http: str, endpoint: str, connections: int,
-                  seconds: float, max_actions: int) -> Run:
+                  seconds: float, max_actions: int, one_connection: Any = None,
+                  pid: int | None = None) -> Run:
     """``connections`` clients, each sending one action and awaiting its reply in a loop, for
-    ``seconds`` or ``max_actions`` per connection; every connection is open before timing."""
+    ``seconds`` or ``max_actions`` per connection; every connection is open before timing.
+
+    ``one_connection`` is the client loop (default: LiveTemplate's protocol; ``bench.peers``
+    passes pyview's); with the server's ``pid`` its memory is read before and with all open.
+    """
     run = Run(endpoint, connections)
     gate = Gate(connections)
-    tasks = [asyncio.ensure_future(_one_connection(f"{base_ws}/{endpoint}", endpoint,
-                                                   max_actions, run, gate, i))
+    loop = one_connection or _one_connection
+    if pid is not None:
+        run.rss_before = rss_bytes(pid)
+    tasks = [asyncio.ensure_future(loop(f"{base_ws}/{endpoint}", endpoint, max_actions, run,
+                                        gate, i))
              for i in range(connections)]
     opened = asyncio.ensure_future(gate.all_open.wait())
     await asyncio.wait([opened, *tasks], return_when=asyncio.FIRST_COMPLETED, timeout=60)
@@ -214,6 +236,8 @@ async def measure(base_ws: str, base_http: str, endpoint: str, connections: int,
         opened.cancel()
         await asyncio.gather(*tasks)  # raises what went wrong
         raise RuntimeError("connections did not open in time")
+    if pid is not None:
+        run.rss_open = rss_bytes(pid)
     before = server_stats(base_http)
     began = time.perf_counter()
     gate.deadline = began + seconds

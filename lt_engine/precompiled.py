@@ -365,13 +365,18 @@ def _stale(manifest: Manifest, loader: jinja2.FileSystemLoader,
     return stale
 
 
+def _shown(path: Path | None) -> str:
+    """A path as a user would type it: the manifest's ``build/../templates`` is ``templates``."""
+    return os.path.normpath(path) if path is not None else "SRC_DIR"
+
+
 def _stale_message(stale: dict[str, list[str]], out_dir: Path, source_dir: Path | None) -> str:
     names = sorted(stale)
     shown = "; ".join(f"{name!r} (changed: {', '.join(stale[name])})" for name in names[:5])
     more = f" and {len(names) - 5} more" if len(names) > 5 else ""
     return (
         f"stale precompiled template{'s' if len(names) > 1 else ''} in {out_dir}: {shown}{more}"
-        f" since they were compiled; run `livetemplate compile {source_dir} -o {out_dir}`"
+        f" since they were compiled; run `livetemplate compile {_shown(source_dir)} -o {out_dir}`"
         " again, or start in dev mode (LIVETEMPLATE_DEV=1, `livetemplate run --reload`) to"
         " compile changed templates from source"
     )

@@ -89,7 +89,7 @@ def test_todo_add_toggle_delete_filter() -> None:
             act(ws, "show", filter="all")
             assert 'data-key="1"' in client.get("/").text
             act(ws, "clear_done")
-        assert "<li" not in client.get("/").text
+        assert "<li data-key" not in client.get("/").text  # no rows (<link> also starts "<li")
 
 
 def test_chat_one_room_for_everyone() -> None:
@@ -115,3 +115,26 @@ def test_examples_refuse_cross_origin_sockets(name: str) -> None:
         client.get("/")
         with client.websocket_connect("/ws", headers={"origin": "https://evil.example"}) as ws:
             assert ws.receive_json()["code"] == "origin"
+
+
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat"])
+def test_examples_serve_their_stylesheet_and_icon(name: str) -> None:
+    with client_for(name) as client:
+        html = client.get("/").text
+        for link in ('href="/static/examples.css"', 'href="/static/favicon.svg"', 'name="viewport"'):
+            assert link in html
+        for path, kind in (("/static/examples.css", "text/css"), ("/favicon.ico", "image/svg+xml"),
+                           ("/static/favicon.svg", "image/svg+xml")):
+            response = client.get(path)
+            assert response.status_code == 200 and kind in response.headers["content-type"]
+
+
+def test_form_fields_have_labels_and_mark_their_errors() -> None:
+    for name, field, error in (("todo", "new-title", "title-error"),
+                               ("dashboard", "note-text", "text-error"),
+                               ("chat", "message", "text-error")):
+        with client_for(name) as client:
+            html = client.get("/").text
+            assert f'<label for="{field}"' in html and 'aria-invalid="' in html
+            # invalid exactly when the error is shown (the chat room may hold an earlier one)
+            assert ('aria-invalid="true"' in html) == (f'id="{error}"' in html)

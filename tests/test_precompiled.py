@@ -105,6 +105,8 @@ def test_a_changed_dependency_makes_its_templates_stale(project: tuple[Path, Pat
     message = str(info.value)
     assert "'page.html' (changed: partials/nav.html)" in message
     assert "livetemplate compile" in message and "LIVETEMPLATE_DEV=1" in message
+    # the command to run names the source folder as typed, not as the manifest stores it
+    assert f"livetemplate compile {src} -o {out}" in message and ".." not in message
 
 
 def test_a_deleted_dependency_makes_its_templates_stale(project: tuple[Path, Path]) -> None:
@@ -263,8 +265,10 @@ print(json.dumps({"html": html, "parsers": len(built), "lexers": len(jinja2.lexe
 def test_loading_compiled_templates_never_parses(project: tuple[Path, Path]) -> None:
     # In a fresh process: nothing else has imported the compiler or built a lexer there.
     _, out = project
+    # cwd outside the checkout: from an unpacked sdist, ./lt_engine (no compiled core) would
+    # shadow the installed package
     run = subprocess.run([sys.executable, "-c", LOAD_WITHOUT_PARSER, str(out)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=out.parent)
     report = json.loads(run.stdout)
     assert report["html"].startswith("<html><title>T</title><body><nav>T</nav><ul><li")
     assert report["parsers"] == 0 and report["lexers"] == 0

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from livetemplate import InsecureSecretWarning, TokenExpired, TokenInvalid, TokenOtherPage
@@ -68,3 +73,13 @@ def test_missing_secret_warns_loudly(monkeypatch: pytest.MonkeyPatch,
     with pytest.warns(InsecureSecretWarning, match="LIVETEMPLATE_SECRET"):
         secret = resolve_secret(None)
     assert secret and "LIVETEMPLATE_SECRET" in caplog.text
+
+
+def test_missing_secret_is_printed_once_without_logging_config(tmp_path: Path) -> None:
+    # No handler configured (as under plain uvicorn): the warning is shown, not also logged.
+    env = {k: v for k, v in os.environ.items() if k != SECRET_ENV}
+    proc = subprocess.run([sys.executable, "-c", "import livetemplate; livetemplate.Application()"],
+                          env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("no secret given") == 1, proc.stderr
+    assert "InsecureSecretWarning" in proc.stderr

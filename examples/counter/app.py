@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import Route
 from starlette.websockets import WebSocket
 
+from examples.assets import asset_routes
 from livetemplate import Application, Page
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,4 +45,5 @@ def new_counter(websocket: WebSocket) -> Page:
     return live.new_page("counter", Counter())
 
 
-app = Starlette(routes=[Route("/", index), *live.routes("/ws", new_page=new_counter)])
+app = Starlette(routes=[Route("/", index), *live.routes("/ws", new_page=new_counter),
+                        *asset_routes()])

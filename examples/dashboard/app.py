@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from examples.assets import asset_routes
 from livetemplate import ActionContext, Application, PageLookupError, ValidationError
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -64,4 +65,4 @@ async def index(request: Request) -> Response:
     return page.serve_http(request)
 
 
-app = Starlette(routes=[Route("/", index), *live.routes("/ws")])
+app = Starlette(routes=[Route("/", index), *live.routes("/ws"), *asset_routes()])

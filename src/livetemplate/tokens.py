@@ -46,7 +46,10 @@ def resolve_secret(secret: str | bytes | None) -> str | bytes:
         " accepted by other workers. Set LIVETEMPLATE_SECRET (e.g. `python -c 'import secrets;"
         " print(secrets.token_urlsafe(32))'`) or pass Application(secret=...)."
     )
-    logger.warning(message)
+    if logger.hasHandlers():
+        # Only into a configured log: with no handler anywhere, logging's last-resort handler
+        # would print the same text to stderr right beside the warning.
+        logger.warning(message)
     warnings.warn(message, InsecureSecretWarning, stacklevel=3)
     return secrets.token_urlsafe(32)
 

@@ -69,6 +69,7 @@ def test_two_tabs_share_a_dashboard(context: Any, dashboard_server: LiveServer) 
     two.click("#note-form button")
     for tab in (one, two):
         expect(tab.locator("#text-error")).to_have_text("Write something first.")
+        expect(tab.locator("#note-form input[name=text]")).to_have_attribute("aria-invalid", "true")
 
 
 def test_todo_add_toggle_delete(page: Any, todo_server: LiveServer) -> None:
