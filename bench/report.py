@@ -408,6 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated workload keys, e.g. W2,W3")
     parser.add_argument("--json", metavar="FILE", help="also write the raw figures as JSON")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--readme", metavar="FILE",
+        help="also write the run's table into FILE (README.md) between its engine-table markers",
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -472,9 +476,56 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({"quick": args.quick, "results": [asdict(r) for r in results]}, fh, indent=2)
+    if args.readme:
+        write_readme(args.readme, readme_table(results, workloads, memory))
     failed = sum(not ok for ok, _ in checks)
     print(f"{len(checks) - failed} of {len(checks)} targets met")
     return 1 if (args.strict and failed) else 0
+
+
+README_START = "<!-- engine-table: written by python -m bench.report --readme README.md -->"
+README_END = "<!-- /engine-table -->"
+
+
+def readme_table(results: list[Result], workloads: list[Workload],
+                 memory: dict[str, int] | None) -> str:
+    """The README's engine table: each row's figure against its goal, as this run measured it.
+    Rows with their own goal (pages as users write them) show the update without a hint."""
+    by_label = {w.label: w for w in workloads}
+    lines = [
+        "| page | Jinja2 re-render | LiveTemplate update | ratio (goal) | first render vs Jinja2"
+        " | update bytes (÷ changed values) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        wl = by_label[r.workload]
+        auto = wl.goal is not None
+        us, ratio = (r.lt_update_auto_us, r.speedup_auto) if auto else (r.lt_update_us, r.speedup)
+        goal = wl.goal if auto else (
+            TARGET_SPEEDUP_SMALL if wl.key in SMALL_WORKLOADS else TARGET_SPEEDUP)
+        size = r.size_ratio_auto if auto else r.size_ratio
+        nbytes = r.update_auto_bytes if auto else r.update_bytes
+        lines.append(
+            f"| {r.workload} | {_fmt_us(r.jinja2_update_us)} µs | {_fmt_us(us)} µs"
+            f" | {ratio:,.0f}× (≥ {goal:g}×) | {r.first_ratio:.2f}× | {nbytes:,.0f} ({size:.2f}) |"
+        )
+    if memory is not None:
+        lines.append("")
+        lines.append(f"A mounted {MEMORY_WORKLOAD} page holds {memory['held_bytes'] / 1000:,.1f} KB"
+                     f" (goal ≤ {TARGET_MEMORY_BYTES / 1000:g} KB) and adds"
+                     f" {memory['gc_objects']:,} GC-tracked objects.")
+    return "\n".join(lines)
+
+
+def write_readme(path: str, table: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    if README_START not in text or README_END not in text:
+        raise SystemExit(f"bench.report: {path} has no engine-table markers ({README_START})")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"{head}{README_START}\n{table}\n{README_END}{tail}")
 
 
 def _jinja2_version() -> str:

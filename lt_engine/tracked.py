@@ -434,9 +434,14 @@ def _attr_names(obj: Any) -> list[str]:
     return [n for n in names if n not in ("__dict__", "__weakref__")]
 
 
+_HEAPTYPE, _BASETYPE = 1 << 9, 1 << 10  # Py_TPFLAGS_*: a class written in Python, subclassable
+
+
 def _trackable_class(cls: type) -> bool:
-    return (type(cls) is type and bool(cls.__weakrefoffset__) and cls.__module__ != "builtins"
-            and not _frozen_dataclass_class(cls))
+    """A class written in Python (not a C type such as a lock), with the plain metaclass, whose
+    instances can be weakly referenced and may change."""
+    return (type(cls) is type and bool(cls.__flags__ & _HEAPTYPE) and bool(cls.__flags__ & _BASETYPE)
+            and bool(cls.__weakrefoffset__) and not _frozen_dataclass_class(cls))
 
 
 def _frozen_dataclass_class(cls: type) -> bool:
@@ -481,7 +486,7 @@ def _tracked_class(cls: type) -> type | None:
                 rv = (rv[0], tuple(cls if a is sub else a for a in rv[1]), *rv[2:])
             return rv
 
-        sub = type(cls.__name__, (cls,), {
+        sub = _make_subclass(cls, {
             "__slots__": (),
             "__module__": cls.__module__,
             "__qualname__": cls.__qualname__,
@@ -492,9 +497,17 @@ def _tracked_class(cls: type) -> type | None:
             "_lt_child_changed": _lt_child_changed,
             "__class__": property(lambda self: cls),
         })
-        _TRACKED_CLASSES[sub] = cls
+        if sub is not None:
+            _TRACKED_CLASSES[sub] = cls
     _SUBCLASSES[cls] = sub
     return sub
+
+
+def _make_subclass(cls: type, namespace: dict[str, Any]) -> type | None:
+    try:
+        return type(cls.__name__, (cls,), namespace)
+    except TypeError:  # e.g. an __init_subclass__ that refuses: the class stays untracked
+        return None
 
 
 _NOTHING = object()
@@ -530,13 +543,21 @@ def track_object(obj: Any) -> Any:
 
 def track(value: Any) -> Any:
     """``value`` with every nested list and dict made tracked (copies), and objects made to
-    report their attribute assignments (in place); tuples and scalars as they are."""
+    report their attribute assignments (in place); tuples and scalars as they are.  Data nested
+    too deeply to convert is returned as it is (untracked: its list is scanned)."""
+    try:
+        return _track(value)
+    except RecursionError:
+        return value
+
+
+def _track(value: Any) -> Any:
     if isinstance(value, (TrackedList, TrackedDict)):
         return value
     if type(value) is list:
-        return TrackedList(track(v) for v in value)
+        return TrackedList(_track(v) for v in value)
     if type(value) is dict:
-        return TrackedDict({k: track(v) for k, v in value.items()})
+        return TrackedDict({k: _track(v) for k, v in value.items()})
     if isinstance(value, (_IMMUTABLE, tuple, type)) or callable(value):
         return value
     return track_object(value)

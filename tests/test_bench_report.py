@@ -38,3 +38,19 @@ def test_startup_report_quick_mode_compares_both_start_ups() -> None:
                 "| new process: wall time, interpreter included |"):
         assert row in out
     assert "target: precompiled start-up" in out
+
+
+def test_report_writes_its_table_into_the_readme(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("before\n<!-- engine-table: written by python -m bench.report --readme"
+                      " README.md -->\nold\n<!-- /engine-table -->\nafter\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.report", "--quick", "--only", "W1,W2-nokey",
+         "--readme", str(readme)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = readme.read_text()
+    assert text.startswith("before\n") and text.endswith("after\n") and "old" not in text
+    assert "| W1 counter |" in text and "| W2-nokey dataclass todos, no key |" in text
+    assert "(≥ 40×)" in text

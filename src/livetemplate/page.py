@@ -390,7 +390,12 @@ class Page:
         assignment; values assigned to it, in actions too, are tracked as they land)."""
         record = self.record
         if self.app.track_data:
-            data = track(data)
+            # The dict itself stays the caller's (the engine re-reads top-level names anyway);
+            # its values become tracked, in place.
+            for name, value in data.items():
+                tracked = track(value)
+                if tracked is not value:
+                    data[name] = tracked
             if not isinstance(model, dict):
                 model = track(model)
         record.data = data
