@@ -54,11 +54,11 @@ class Template:
             self._module_source = self._module_path.read_text(encoding="utf-8")
         return self._module_source or ""
 
-    def render(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
+    def render(self, data: Mapping[str, Any] | None = None, /, **kwargs: Any) -> str:
         """The same string ``jinja2`` renders for this template and data."""
         return (self._desc or self._materialize()).render(_merge(data, kwargs))
 
-    def mount(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> _core.Mount:
+    def mount(self, data: Mapping[str, Any] | None = None, /, **kwargs: Any) -> _core.Mount:
         """Render once and keep the state needed to compute minimal updates."""
         return (self._desc or self._materialize()).mount(_merge(data, kwargs))
 

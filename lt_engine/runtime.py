@@ -150,7 +150,7 @@ class Runtime:
 
     # -- calls, as jinja2's Context.call
 
-    def call(self, S: list[list[Any]], obj: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, S: list[list[Any]], obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         pass_arg = getattr(obj, "jinja_pass_arg", None)
         if pass_arg is None:
             inner = getattr(obj, "__call__", None)  # noqa: B004 - jinja2 checks it this way
@@ -170,7 +170,7 @@ class Runtime:
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
-    def call_forced(self, S: list[list[Any]], eval_ctx: EvalContext, obj: Any, *args: Any,
+    def call_forced(self, S: list[list[Any]], eval_ctx: EvalContext, obj: Any, /, *args: Any,
                     **kwargs: Any) -> Any:
         """``call`` inside an ``{% autoescape %}`` block: the callee runs in its eval context."""
         previous = self.current_ec
