@@ -104,8 +104,11 @@ class Composition(_Base):
         return f"MK[{len(self.macros) - 1}](S)", deps
 
     def stmt_Macro(self, node: nodes.Macro) -> None:
+        # Declared before its body is compiled: a macro may call itself (a comment tree).
+        ref = self.scopes.declare(node.name)
         code, deps = self.macro_def(node.name, node)
-        self.assign(nodes.Name(node.name, "store", lineno=node.lineno), code, deps, node)
+        self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
+        ref.deps.add(deps)
 
     def stmt_CallBlock(self, node: nodes.CallBlock) -> None:
         caller_code, caller_deps = self.macro_def("caller", node)
