@@ -111,7 +111,7 @@ class ModuleWriter:
 
     # -- nodes
 
-    def node(self, node: Node) -> str:
+    def node(self, node: Node, always_visit: bool = False) -> str:
         entries: list[str] = []
         saved = self.seen_code
         self.seen_code = {}
@@ -127,7 +127,7 @@ class ModuleWriter:
         name = f"N{node.id}"
         self.emit(
             f"{name} = _core.NodeDesc({tuple(node.statics)!r}, ({''.join(e + ', ' for e in entries)}),"
-            f" {masks(deps)}, {deps.volatile!r}, {node.id})"
+            f" {masks(deps)}, {deps.volatile or always_visit!r}, {node.id})"
         )
         return name
 
@@ -144,10 +144,10 @@ class ModuleWriter:
                     f" {slot.autoescape!r}, {same_as})")
         if isinstance(slot, IfSlot):
             tests = [self.fn(code) for code in slot.tests]
-            branches = [self.node(branch) for branch in slot.branches]
+            branches = [self.node(branch, slot.assigns) for branch in slot.branches]
             return (f"_core.IfDesc({index}, ({''.join(t + ', ' for t in tests)}),"
                     f" ({''.join(b + ', ' for b in branches)}), {masks(slot.tests_deps)},"
-                    f" {slot.tests_deps.volatile!r})")
+                    f" {slot.tests_deps.volatile or slot.assigns!r})")
         if isinstance(slot, ElseSlot):
             return f"_core.ElseDesc({index}, {self.node(slot.body)})"
         assert isinstance(slot, ForSlot)

@@ -102,15 +102,7 @@ class Compiler(Composition):
         return self.exprs.compile(node)
 
     def lookup(self, name: str, node: nodes.Node) -> Ref:
-        ref = self.scopes.lookup(name)
-        if ref.kind == "leaked":
-            # jinja2 lets a {% set %} inside an if leak out; its value would depend on the branch
-            raise self.error(
-                node,
-                f"{name!r} is set inside an {{% if %}} (line {ref.reg}) and read after"
-                " it; use an inline if: {% set x = a if cond else b %}",
-            )
-        return ref
+        return self.scopes.lookup(name)
 
     # -- entry point
 
@@ -240,27 +232,44 @@ class Compiler(Composition):
         tests_deps = Deps()
         branches: list[Node] = []
         clauses = [(node.test, node.body)] + [(e.test, e.body) for e in node.elif_]
-        leaked: dict[str, int] = {}
+        bodies = [body for _, body in clauses] + ([node.else_] if node.else_ else [])
+        # A name set in a branch is read after the if with the value of the branch taken (or
+        # its value before): every branch writes one register, set to that value first.
+        phi: dict[str, int] = {}
+        after = Deps()
+        level = self.scopes.level
+        outer_phi = self.scopes.layers[-1].phi or {}
+        for name in _branch_stores(bodies):
+            prior = self.scopes.lookup(name)
+            after.add(self.scopes.path_deps(prior, ()))
+            if name in outer_phi:
+                phi[name] = outer_phi[name]
+            elif prior.kind == "bind" and prior.level == level.index:
+                phi[name] = prior.reg
+            else:
+                phi[name] = level.alloc()
+                code = f"G({name!r})" if prior.kind == "global" else prior.code
+                self.builder.program.append(
+                    Bind(level.index, phi[name], code, self.scopes.path_deps(prior, ()))
+                )
         for test, body in clauses:
             code, deps = self.expr(test)
             tests.append(code)
             tests_deps.add(deps)
-            branches.append(self.branch(body, leaked))
+            branches.append(self.branch(body, phi))
         if node.else_:
-            branches.append(self.branch(node.else_, leaked))
-        self.builder.slot(IfSlot(tests, tests_deps, branches))
-        for name, lineno in leaked.items():
-            level = self.scopes.level.index
-            self.scopes.layers[-1].names[name] = Ref("leaked", level, lineno, name)
+            branches.append(self.branch(node.else_, phi))
+        self.builder.slot(IfSlot(tests, tests_deps, branches, assigns=bool(phi)))
+        after.add(tests_deps)
+        for branch in branches:
+            after.add(branch.deps())
+        for name, reg in phi.items():
+            self.scopes.layers[-1].names[name] = Ref("bind", level.index, reg, name, after)
 
-    def branch(self, body: list[nodes.Node], leaked: dict[str, int]) -> Node:
-        self.scopes.push_layer()
+    def branch(self, body: list[nodes.Node], phi: dict[str, int] | None = None) -> Node:
+        self.scopes.push_layer(phi=phi)
         try:
-            node = self.body_node(body)
-            for name, ref in self.scopes.layers[-1].names.items():
-                if ref.kind == "bind":
-                    leaked.setdefault(name, getattr(ref, "lineno", 0))
-            return node
+            return self.body_node(body)
         finally:
             self.scopes.pop()
 
@@ -296,7 +305,7 @@ class Compiler(Composition):
         slot.target_reg = target_reg  # type: ignore[attr-defined]
         self.builder.slot(slot)
         if node.else_:
-            self.builder.slot(ElseSlot(self.branch(node.else_, {})))
+            self.builder.slot(ElseSlot(self.branch(node.else_)))
 
     def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
         """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""
@@ -336,11 +345,10 @@ class Compiler(Composition):
                     base = self.lookup(path[0].name, node)
                     if base.kind in ("top", "var"):
                         alias = (base, path[1])
-            level = self.scopes.level.index
-            self.builder.program.append(Bind(level, self.scopes.level.size, code, deps))
-            ref = self.scopes.define(target.name, "bind", deps)
+            ref = self.scopes.declare(target.name)
+            self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
+            ref.deps.add(deps)
             ref.alias = alias
-            ref.lineno = node.lineno  # type: ignore[attr-defined]
             return
         if isinstance(target, nodes.Tuple):
             level = self.scopes.level
@@ -349,13 +357,16 @@ class Compiler(Composition):
                 Bind(level.index, tmp, f"unpack({code}, {len(target.items)})", deps)
             )
             for i, item in enumerate(target.items):
+                if isinstance(item, nodes.NSRef):
+                    self.assign(item, f"S[{level.index}][{tmp}][{i}]", deps, node)
+                    continue
                 if not isinstance(item, nodes.Name):
                     raise self.error(item, "only names can be unpacked in {% set %}")
+                ref = self.scopes.declare(item.name)
                 self.builder.program.append(
-                    Bind(level.index, level.size, f"S[{level.index}][{tmp}][{i}]", deps)
+                    Bind(level.index, ref.reg, f"S[{level.index}][{tmp}][{i}]", deps)
                 )
-                ref = self.scopes.define(item.name, "bind", deps)
-                ref.lineno = node.lineno  # type: ignore[attr-defined]
+                ref.deps.add(deps)
             return
         raise self.error(node, "unsupported assignment target")
 
@@ -425,3 +436,32 @@ class Compiler(Composition):
 def compile_ir(env: Any, jenv: jinja2.Environment, source: str, name: str | None = None,
                filename: str | None = None) -> TemplateIR:
     return Compiler(env, jenv, name, filename).compile(source)
+
+
+def _branch_stores(bodies: list[list[nodes.Node]]) -> list[str]:
+    """The names an {% if %} branch sets that stay visible after the if (jinja2's rules)."""
+    found: dict[str, None] = {}
+
+    def visit(body: list[nodes.Node]) -> None:
+        for node in body:
+            if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
+                for name in node.target.find_all(nodes.Name):
+                    found.setdefault(name.name)
+                if isinstance(node.target, nodes.Name):
+                    found.setdefault(node.target.name)
+            elif isinstance(node, nodes.Macro):
+                found.setdefault(node.name)
+            elif isinstance(node, nodes.Import):
+                found.setdefault(node.target)
+            elif isinstance(node, nodes.FromImport):
+                for item in node.names:
+                    found.setdefault(item[1] if isinstance(item, tuple) else item)
+            elif isinstance(node, nodes.If):
+                visit(node.body)
+                for elif_ in node.elif_:
+                    visit(elif_.body)
+                visit(node.else_)
+
+    for body in bodies:
+        visit(body)
+    return list(found)

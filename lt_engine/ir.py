@@ -63,6 +63,9 @@ class IfSlot:
     tests: list[str]  # one python expression per if/elif
     tests_deps: Deps
     branches: list[Node]  # len(tests) branches, plus one for ``else`` when present
+    # A branch sets names read after the if: whenever the enclosing node is revisited, the
+    # branch must be chosen and its bindings run again (their registers are per update).
+    assigns: bool = False
 
 
 @dataclass
