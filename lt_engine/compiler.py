@@ -69,6 +69,7 @@ class Compiler(Composition):
         self.node_ids = 0
         self.sources: dict[str, str] = {}
         self.current = (name, filename)
+        self.in_if_test = False
 
     # -- helpers used by ExprCompiler
 
@@ -100,6 +101,10 @@ class Compiler(Composition):
 
     def expr(self, node: nodes.Expr) -> tuple[str, Deps]:
         return self.exprs.compile(node)
+
+    def conditional(self) -> bool:
+        """Compiling the tests or a branch of an {% if %} (see ``missing`` in the runtime)."""
+        return self.in_if_test or self.scopes.layers[-1].conditional
 
     def lookup(self, name: str, node: nodes.Node) -> Ref:
         return self.scopes.lookup(name)
@@ -253,7 +258,11 @@ class Compiler(Composition):
                     Bind(level.index, phi[name], code, self.scopes.path_deps(prior, ()))
                 )
         for test, body in clauses:
-            code, deps = self.expr(test)
+            self.in_if_test = True
+            try:
+                code, deps = self.expr(test)
+            finally:
+                self.in_if_test = False
             tests.append(code)
             tests_deps.add(deps)
             branches.append(self.branch(body, phi))
@@ -267,7 +276,7 @@ class Compiler(Composition):
             self.scopes.layers[-1].names[name] = Ref("bind", level.index, reg, name, after)
 
     def branch(self, body: list[nodes.Node], phi: dict[str, int] | None = None) -> Node:
-        self.scopes.push_layer(phi=phi)
+        self.scopes.push_layer(phi=phi, conditional=phi is not None)
         try:
             return self.body_node(body)
         finally:

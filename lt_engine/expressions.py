@@ -46,6 +46,7 @@ SIMPLE_CONSTS = (str, int, float, bool, type(None))
 class ExprCompiler:
     def __init__(self, compiler: Compiler) -> None:
         self.c = compiler
+        self.conditional = 0  # inside an inline if: unknown filters/tests fail only when run
 
     # -- entry points
 
@@ -187,11 +188,14 @@ class ExprCompiler:
         return f"{func}((" + "".join(self.visit(n, deps) + ", " for n in node.nodes) + "))"
 
     def visit_CondExpr(self, node: nodes.CondExpr, deps: Deps) -> str:
-        test = self.visit(node.test, deps)
-        expr1 = self.visit(node.expr1, deps)
-        if node.expr2 is not None:
-            expr2 = self.visit(node.expr2, deps)
-        else:
+        self.conditional += 1
+        try:
+            test = self.visit(node.test, deps)
+            expr1 = self.visit(node.expr1, deps)
+            expr2 = self.visit(node.expr2, deps) if node.expr2 is not None else ""
+        finally:
+            self.conditional -= 1
+        if node.expr2 is None:
             where = f"line {node.lineno}" + (
                 f" in {self.c.name!r}" if self.c.name is not None else ""
             )
@@ -243,10 +247,19 @@ class ExprCompiler:
             parts.append("**" + self.visit(node.dyn_kwargs, deps))
         return ", ".join(parts)
 
+    def _missing(self, node: nodes.Filter | nodes.Test, kind: str) -> str:
+        """An unknown filter or test: jinja2 3 refuses it at compile time, except inside an
+        ``{% if %}`` or inline if, where it raises only when that code runs."""
+        if not (self.conditional or self.c.conditional()):
+            raise self.c.error(node, f"no {kind} named {node.name!r}")
+        return f"missing({kind!r}, {node.name!r})"
+
     def visit_Filter(self, node: nodes.Filter, deps: Deps) -> str:
         func = self.c.env.filters.get(node.name)
         if func is None:
-            raise self.c.error(node, f"no filter named {node.name!r}")
+            value = self.visit(node.node, deps) if node.node is not None else "None"
+            sig = self._signature(node, deps)
+            return f"{self._missing(node, 'filter')}({value}{', ' + sig if sig else ''})"
         if node.name in VOLATILE_FILTERS or node.name not in self.c.builtin_filters:
             # user filters are trusted to be pure unless they ask for the context
             deps.volatile = deps.volatile or node.name in VOLATILE_FILTERS
@@ -261,7 +274,9 @@ class ExprCompiler:
     def visit_Test(self, node: nodes.Test, deps: Deps) -> str:
         func = self.c.env.tests.get(node.name)
         if func is None:
-            raise self.c.error(node, f"no test named {node.name!r}")
+            value = self.visit(node.node, deps)
+            sig = self._signature(node, deps)
+            return f"{self._missing(node, 'test')}({value}{', ' + sig if sig else ''})"
         prefix = self._pass_arg(func, node.name, deps)
         value = self.visit(node.node, deps)
         sig = self._signature(node, deps)

@@ -230,12 +230,21 @@ class Runtime:
         return lambda items: Loop(items, undefined)
 
 
+def missing(kind: str, name: str) -> Callable[..., Any]:
+    """What an unknown filter or test in an if compiles to: it raises when it runs (jinja2 3)."""
+
+    def fail(*unused: Any) -> Any:
+        raise jinja2.TemplateRuntimeError(f"No {kind} named {name!r} found.")
+
+    return fail
+
+
 def markif(eval_ctx: EvalContext, value: Any) -> Any:
     """What ``{% set x %}…{% endset %}`` stores: Markup when the eval context autoescapes."""
     return Markup(value) if eval_ctx.autoescape else value
 
 
 __all__ = [
-    "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "nsset", "str_join",
+    "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "missing", "nsset", "str_join",
     "unpack",
 ]

@@ -70,6 +70,9 @@ class Layer:
     # In a branch of an {% if %}: the register each name set here is written to, so that the
     # value set by the branch taken is the one read after the if (as in jinja2).
     phi: dict[str, int] | None = None
+    # Inside an {% if %} (its tests and branches, not loops or macros in them): an unknown
+    # filter or test there fails only when run, as in jinja2 3.
+    conditional: bool = False
 
 
 class Scopes:
@@ -90,8 +93,8 @@ class Scopes:
         return self.layers[-1].level
 
     def push_layer(self, barrier: str | None = None,
-                   phi: dict[str, int] | None = None) -> Layer:
-        layer = Layer(self.level, barrier=barrier, phi=phi)
+                   phi: dict[str, int] | None = None, conditional: bool = False) -> Layer:
+        layer = Layer(self.level, barrier=barrier, phi=phi, conditional=conditional)
         self.layers.append(layer)
         return layer
 
