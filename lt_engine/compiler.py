@@ -54,7 +54,7 @@ class Compiler(Composition):
         self.filename = filename
         self.scopes = Scopes()
         self.exprs = ExprCompiler(self)
-        self.autoescape = True
+        self.autoescape = self.default_autoescape(name)
         self.explicit_autoescape: bool | None = None  # inside {% autoescape %}: its value
         self.sandboxed = bool(getattr(jenv, "sandboxed", False))
         self.needs_context = False
@@ -72,6 +72,10 @@ class Compiler(Composition):
         self.in_if_test = False
 
     # -- helpers used by ExprCompiler
+
+    def default_autoescape(self, name: str | None) -> bool:
+        """The environment's autoescape setting for template ``name`` (a bool or a function)."""
+        return EvalContext(self.env, name).autoescape
 
     def error(self, node: nodes.Node | None, message: str) -> CompileError:
         lineno = getattr(node, "lineno", 0) or 0
@@ -103,7 +107,7 @@ class Compiler(Composition):
         return self.exprs.compile(node)
 
     def conditional(self) -> bool:
-        """Compiling the tests or a branch of an {% if %} (see ``missing`` in the runtime)."""
+        """Compiling the tests or a branch of an {% if %} (see ``unknown`` in the runtime)."""
         return self.in_if_test or self.scopes.layers[-1].conditional
 
     def lookup(self, name: str, node: nodes.Node) -> Ref:
@@ -133,7 +137,7 @@ class Compiler(Composition):
             source_hash=digest.hexdigest(),
             extra={"consts": self.consts, "render_nodes": self.render_nodes,
                    "top_regs": {ref.name: ref.reg for ref in self.scopes.top_names.values()},
-                   "autoescape_default": True},
+                   },
         )
 
     def parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:

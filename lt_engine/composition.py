@@ -174,7 +174,8 @@ class Composition(_Base):
         self.current = (name, filename)
         # An included template is compiled on its own, and renders in a fresh context.
         escaping = self.autoescape, self.explicit_autoescape
-        self.autoescape, self.explicit_autoescape = True, True
+        own = self.default_autoescape(name)
+        self.autoescape, self.explicit_autoescape = own, own
         self.scopes.push_layer(barrier=None if node.with_context else "globals")
         try:
             self.statements(self.effective_body(ast))
@@ -190,7 +191,7 @@ class Composition(_Base):
         previous = self.current
         self.current = (name, filename)
         escaping = self.autoescape, self.explicit_autoescape
-        self.autoescape, self.explicit_autoescape = True, None
+        self.autoescape, self.explicit_autoescape = self.default_autoescape(name), None
         self.scopes.push_layer(barrier=None if node.with_context else "globals")
         found: dict[str, tuple[str, Deps]] = {}
         try:

@@ -92,7 +92,8 @@ def source_hash(source: str) -> str:
 
 
 class Environment:
-    """Like :class:`jinja2.Environment` (same options, same loaders), with autoescaping on.
+    """Like :class:`jinja2.Environment` (same options, same loaders), with autoescaping on
+    unless ``autoescape=False`` (or a function of the template name, as jinja2's) says otherwise.
 
     ``filters``, ``tests`` and ``globals`` are the underlying jinja2 environment's: register
     your own there.  Filters and globals must be pure functions of their arguments (as jinja2's
@@ -106,15 +107,10 @@ class Environment:
     def __init__(self, loader: jinja2.BaseLoader | None = None, *,
                  compiled: str | os.PathLike[str] | None = None, on_stale: Stale = "error",
                  **options: Any) -> None:
-        autoescape = options.pop("autoescape", True)
-        if autoescape is not True:
-            raise ValueError(
-                "lt_engine always autoescapes; use |safe or Markup for trusted HTML,"
-                " or {% autoescape false %} around a section"
-            )
         if options.get("enable_async"):
             raise ValueError("lt_engine does not support enable_async")
-        self.jinja = jinja2.Environment(loader=loader, autoescape=True, **options)
+        options.setdefault("autoescape", True)
+        self.jinja = jinja2.Environment(loader=loader, **options)
         self._cache: dict[str, tuple[Template, Any]] = {}
         self._compiled: dict[str, Template] = {}
         if compiled is not None:

@@ -252,7 +252,7 @@ class ExprCompiler:
         ``{% if %}`` or inline if, where it raises only when that code runs."""
         if not (self.conditional or self.c.conditional()):
             raise self.c.error(node, f"no {kind} named {node.name!r}")
-        return f"missing({kind!r}, {node.name!r})"
+        return f"unknown({kind!r}, {node.name!r})"
 
     def visit_Filter(self, node: nodes.Filter, deps: Deps) -> str:
         func = self.c.env.filters.get(node.name)

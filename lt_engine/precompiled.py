@@ -159,6 +159,9 @@ def options_of(jenv: jinja2.Environment) -> dict[str, Any]:
     finalize = jenv.finalize
     options["finalize"] = (None if finalize is None else
                            f"{getattr(finalize, '__module__', '?')}.{finalize.__qualname__}")
+    autoescape = jenv.autoescape
+    options["autoescape"] = (autoescape if isinstance(autoescape, bool) else
+                             f"{getattr(autoescape, '__module__', '?')}.{autoescape.__qualname__}")
     options["extensions"] = sorted(jenv.extensions)
     options["sandboxed"] = bool(getattr(jenv, "sandboxed", False))
     return options

@@ -125,8 +125,9 @@ class Runtime:
         self.eval_ctx.autoescape = True
         self.eval_ctx_noescape = EvalContext(env, name)
         self.eval_ctx_noescape.autoescape = False
-        # jinja2's context.eval_ctx: set by {% autoescape %} blocks for everything they call
-        self.current_ec = self.eval_ctx
+        # jinja2's context.eval_ctx: the environment's default for this template, set by
+        # {% autoescape %} blocks for everything they call
+        self.current_ec = EvalContext(env, name)
         self.ga, self.gad, self.gi = _core.make_accessors(env)
         self.globals = env.globals
 
@@ -230,7 +231,7 @@ class Runtime:
         return lambda items: Loop(items, undefined)
 
 
-def missing(kind: str, name: str) -> Callable[..., Any]:
+def unknown(kind: str, name: str) -> Callable[..., Any]:
     """What an unknown filter or test in an if compiles to: it raises when it runs (jinja2 3)."""
 
     def fail(*unused: Any) -> Any:
@@ -245,6 +246,6 @@ def markif(eval_ctx: EvalContext, value: Any) -> Any:
 
 
 __all__ = [
-    "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "missing", "nsset", "str_join",
+    "Loop", "Markup", "Module", "Runtime", "markif", "unknown", "markup_join", "nsset", "str_join",
     "unpack",
 ]

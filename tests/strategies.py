@@ -863,5 +863,5 @@ def template_set_st(draw: Any) -> tuple[str, dict[str, str]]:
 
 env_options_st = st.fixed_dictionaries(
     {"trim_blocks": st.booleans(), "lstrip_blocks": st.booleans()},
-    optional={"keep_trailing_newline": st.booleans()},
+    optional={"keep_trailing_newline": st.booleans(), "autoescape": st.booleans()},
 )
