@@ -40,7 +40,7 @@ from .ir import (
 from .scope import Ref, Scopes
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
 _builtin_env = jinja2.Environment()
 BUILTIN_FILTERS = frozenset(_builtin_env.filters)
@@ -70,6 +70,7 @@ class Compiler(Composition):
         self.sources: dict[str, str] = {}
         self.current = (name, filename)
         self.in_if_test = False
+        self.self_blocks: set[str] = set()  # blocks being compiled for self.<block>()
 
     # -- helpers used by ExprCompiler
 
@@ -385,10 +386,18 @@ class Compiler(Composition):
 
     def render_node(self, body: list[nodes.Node]) -> tuple[str, Deps]:
         """Compile ``body`` as a render-only node; returns code rendering it to a str."""
+        return self.render_node_with(lambda: self.statements(body))
+
+    def render_node_with(self, compile_body: Callable[[], None]) -> tuple[str, Deps]:
+        """A render-only node of what ``compile_body`` compiles; code rendering it to a str."""
         self.scopes.push_layer()
+        outer = self.builder
+        self.builder = NodeBuilder()
         try:
-            node = self.body_node(body)
+            compile_body()
+            node = self.finish(self.builder)
         finally:
+            self.builder = outer
             self.scopes.pop()
         self.render_nodes.append(node)
         return f"render(RN[{len(self.render_nodes) - 1}], S)", node.deps()

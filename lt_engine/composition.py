@@ -136,6 +136,26 @@ class Composition(_Base):
             self.scopes.pop()
             self.super_chain.pop()
 
+    def self_block(self, name: str, node: nodes.Node) -> tuple[str, Deps]:
+        """``self.name()``: the block rendered again, to a string (as jinja2's BlockReference:
+        Markup when autoescaping)."""
+        chain = self.blocks.get(name)
+        if chain is None:
+            raise self.error(node, f"self.{name}(): the template has no block named {name!r}")
+        if name in self.self_blocks:
+            raise self.error(node, f"self.{name}() inside block {name!r} would never end")
+        self.self_blocks.add(name)
+        outer = self.super_chain
+        self.super_chain = []
+        try:
+            code, deps = self.render_node_with(
+                lambda: self.render_block(name, chain, 0, chain[0].scoped)
+            )
+        finally:
+            self.super_chain = outer
+            self.self_blocks.discard(name)
+        return (f"Markup({code})" if self.autoescape else code), deps
+
     def super_block(self, node: nodes.Call) -> None:
         if not self.super_chain:
             raise self.error(node, "super() outside of a block")

@@ -292,9 +292,13 @@ class ExprCompiler:
             ref = self.c.scopes.lookup("loop")
             if ref.kind == "loop":
                 raise self.c.error(node, "recursive loops are not supported; use a macro")
-        if isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name):
-            if callee.node.name == "self":
-                raise self.c.error(node, "self.<block>() is not supported")
+        if (isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name)
+                and callee.node.name == "self"):
+            if node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
+                raise self.c.error(node, "self.<block>() takes no arguments")
+            code, block_deps = self.c.self_block(callee.attr, node)
+            deps.add(block_deps)
+            return code
         loop_method = (
             isinstance(callee, nodes.Getattr)
             and isinstance(callee.node, nodes.Name)
