@@ -57,6 +57,7 @@ def build(env, runtime_class):
     module = Module
 
     callf = R.call_forced
+    recurse = R.recurse
 
     def CTX(S):
         return S[0][0].context()
@@ -151,13 +152,17 @@ class ModuleWriter:
                     f" ({''.join(b + ', ' for b in branches)}), {masks(slot.tests_deps)},"
                     f" {slot.tests_deps.volatile or slot.assigns!r})")
         if isinstance(slot, ElseSlot):
-            return f"_core.ElseDesc({index}, {self.node(slot.body)})"
+            body = self.node(slot.body)
+            before = parent.slots[index - 1]
+            if isinstance(before, ForSlot) and before.recursive_id >= 0:
+                self.emit(f"RE{before.recursive_id} = {body}")
+            return f"_core.ElseDesc({index}, {body})"
         assert isinstance(slot, ForSlot)
         return self.for_slot(index, slot)
 
     def for_slot(self, index: int, slot: ForSlot) -> str:
         iter_fn = self.fn(slot.iter_code)
-        target_reg = getattr(slot, "target_reg", -1)
+        target_reg = slot.target_reg
         target_fn = "None" if target_reg >= 0 else self.stmt_fn(slot.target, "it, F")
         filter_fn = self.fn(slot.filter_code) if slot.filter_code else "None"
         body = self.node(slot.body)
@@ -165,12 +170,18 @@ class ModuleWriter:
         body_deps = slot.body.deps()
         outer = body_deps.outer(slot.level)
         key_slot = self.key_slot(slot.body)
-        return (
+        desc = (
             f"_core.ForDesc({index}, {slot.level}, {iter_fn}, {target_fn}, {target_reg},"
             f" {filter_fn}, {slot.frame_size}, {slot.loop_reg}, {body}, ({leaves}{',' if leaves else ''}),"
             f" {slot.sequential!r}, {masks(slot.iter_deps)}, {masks(outer)},"
             f" {slot.iter_deps.volatile!r}, {key_slot}, R.loop_factory())"
         )
+        if slot.recursive_id < 0:
+            return desc
+        # its body's loop(…) renders it again: it needs a name (and its else body, if any)
+        self.emit(f"FD{slot.recursive_id} = {desc}")
+        self.emit(f"RE{slot.recursive_id} = None")
+        return f"FD{slot.recursive_id}"
 
     @staticmethod
     def key_slot(body: Node) -> int:

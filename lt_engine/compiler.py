@@ -71,6 +71,7 @@ class Compiler(Composition):
         self.current = (name, filename)
         self.in_if_test = False
         self.self_blocks: set[str] = set()  # blocks being compiled for self.<block>()
+        self.recursive_loops = 0
 
     # -- helpers used by ExprCompiler
 
@@ -288,10 +289,13 @@ class Compiler(Composition):
             self.scopes.pop()
 
     def stmt_For(self, node: nodes.For) -> None:
-        if node.recursive:
-            raise self.error(node, "recursive loops are not supported; use a recursive macro")
         iter_code, iter_deps = self.expr(node.iter)
+        recursive_deps = self.recursive_reads(node) if node.recursive else Deps()
         level = self.scopes.push_level("loop")
+        if node.recursive:
+            self.recursive_loops += 1
+            level.recursive_id = self.recursive_loops
+            level.recursive_deps = recursive_deps
         try:
             target_code, target_reg = self.target(node.target, level.index)
             loop_ref = self.scopes.define("loop", "loop")
@@ -304,7 +308,7 @@ class Compiler(Composition):
             body = self.body_node(node.body)
         finally:
             self.scopes.pop()
-        slot = ForSlot(
+        self.builder.slot(ForSlot(
             level=level.index,
             iter_code=iter_code,
             iter_deps=iter_deps,
@@ -315,11 +319,25 @@ class Compiler(Composition):
             body=body,
             leaves=level.leaves,
             sequential=level.sequential or body.deps().volatile,
-        )
-        slot.target_reg = target_reg  # type: ignore[attr-defined]
-        self.builder.slot(slot)
+            target_reg=target_reg,
+            recursive_id=level.recursive_id,
+        ))
         if node.else_:
             self.builder.slot(ElseSlot(self.branch(node.else_)))
+
+    def recursive_reads(self, node: nodes.For) -> Deps:
+        """What rendering a recursive loop again (``loop(…)``) reads outside the loop: every
+        name its body, filter and else read, as a whole (the nested items are not leaves)."""
+        own = {n.name for n in node.target.find_all(nodes.Name)}
+        if isinstance(node.target, nodes.Name):
+            own.add(node.target.name)
+        own.add("loop")
+        deps = Deps()
+        parts = [*node.body, *node.else_] + ([node.test] if node.test is not None else [])
+        names = {n.name for part in parts for n in part.find_all(nodes.Name) if n.ctx == "load"}
+        for name in sorted(names - own):
+            deps.add(self.scopes.path_deps(self.scopes.lookup(name), ()))
+        return deps
 
     def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
         """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""

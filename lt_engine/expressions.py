@@ -21,6 +21,7 @@ from jinja2 import nodes
 from jinja2.utils import _PassArg
 
 from .ir import ATTR, ITEM, Deps
+from .scope import Ref
 from .tracked import MAPPING_ATTRS as DICT_ATTRS
 
 if TYPE_CHECKING:
@@ -291,7 +292,7 @@ class ExprCompiler:
         if isinstance(callee, nodes.Name) and callee.name == "loop":
             ref = self.c.scopes.lookup("loop")
             if ref.kind == "loop":
-                raise self.c.error(node, "recursive loops are not supported; use a macro")
+                return self._recurse(node, ref, deps)
         if (isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name)
                 and callee.node.name == "self"):
             if node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
@@ -319,6 +320,20 @@ class ExprCompiler:
             return f"call(S, {func}{', ' + sig if sig else ''})"
         # inside {% autoescape %}, callees see that eval context (jinja2's is dynamic)
         return f"callf(S, {self.c.eval_ctx_code()}, {func}{', ' + sig if sig else ''})"
+
+    def _recurse(self, node: nodes.Call, ref: Ref, deps: Deps) -> str:
+        """``loop(items)`` in a recursive loop: the loop rendered again over ``items`` one level
+        deeper, to a string.  It reads its argument, and whatever the loop reads outside."""
+        level = self.c.scopes.levels[ref.level]
+        if level.recursive_id < 0:
+            raise self.c.error(node, "loop(…) calls a loop that is not marked recursive")
+        if len(node.args) != 1 or node.kwargs or node.dyn_args or node.dyn_kwargs:
+            raise self.c.error(node, "loop(…) takes exactly one argument: the items")
+        level.uses_loop = True
+        items = self.visit(node.args[0], deps)
+        deps.add(level.recursive_deps)
+        rid = level.recursive_id
+        return f"recurse(FD{rid}, RE{rid}, S, {ref.level}, {items}, {self.c.autoescape!r})"
 
     def visit_Keyword(self, node: nodes.Keyword, deps: Deps) -> str:  # pragma: no cover
         return f"{node.key}={self.visit(node.value, deps)}"

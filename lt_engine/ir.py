@@ -80,6 +80,8 @@ class ForSlot:
     body: Node
     leaves: list[Leaf]
     sequential: bool  # items depend on each other (loop.changed, namespaces): no skipping
+    target_reg: int = -1  # register of a plain-name target (the item itself), else -1
+    recursive_id: int = -1  # ``recursive``: its descriptor is FD<id>, its else body RE<id>
 
 
 @dataclass

@@ -87,6 +87,20 @@ class Loop:
         return f"<LoopContext {self.index}/{self.length}>"
 
 
+class NestedLoop(Loop):
+    """``loop`` inside a recursive loop rendered again by ``loop(…)``: one level deeper."""
+
+    __slots__ = ("depth0",)
+
+    def __init__(self, items: list[Any], undefined: type[jinja2.Undefined], depth0: int) -> None:
+        super().__init__(items, undefined)
+        self.depth0 = depth0
+
+    @property
+    def depth(self) -> int:  # type: ignore[override]
+        return self.depth0 + 1
+
+
 class Module:
     """What ``{% import 'x' as m %}`` binds: the template's macros as attributes."""
 
@@ -225,6 +239,38 @@ class Runtime:
                          caller_reg >= 0, default_autoescape=autoescape)
 
         return factory
+
+    def recurse(self, desc: Any, else_body: Any, S: list[list[Any]], level: int,
+                iterable: Any, autoescape: bool, /) -> Any:
+        """``loop(items)`` in ``{% for … recursive %}``: the loop ``desc`` rendered over
+        ``items`` one level deeper, with the frames outside the loop; as jinja2, Markup when
+        autoescaping, and the else body when there is nothing to render."""
+        prefix = S[:level]
+        depth0 = S[level][desc.loop_reg].depth0 + 1
+        render = _core.render_node_html
+
+        def frame_of(item: Any) -> list[Any]:
+            frame: list[Any] = [None] * desc.frame_size
+            if desc.target_reg >= 0:
+                frame[desc.target_reg] = item
+            else:
+                desc.target_fn(item, frame)
+            return frame
+
+        items = list(iterable)
+        if desc.filter_fn is not None:
+            items = [item for item in items if desc.filter_fn([*prefix, frame_of(item)])]
+        loop = NestedLoop(items, self.undefined, depth0)
+        parts = []
+        for index, item in enumerate(items):
+            frame = frame_of(item)
+            frame[desc.loop_reg] = loop
+            loop.index0 = index
+            parts.append(render(desc.body, [*prefix, frame]))
+        if not items and else_body is not None:
+            parts.append(render(else_body, prefix))
+        text = "".join(parts)
+        return Markup(text) if autoescape else text
 
     def loop_factory(self) -> Callable[[list[Any]], Loop]:
         undefined = self.undefined

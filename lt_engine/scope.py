@@ -48,6 +48,10 @@ class Level:
     leaf_index: dict[Leaf, int] = field(default_factory=dict)
     uses_loop: bool = False
     sequential: bool = False
+    # A ``{% for … recursive %}`` body: the id of its loop (its ``loop(…)`` renders the loop
+    # again over other items) and what such a nested render reads outside the loop.
+    recursive_id: int = -1
+    recursive_deps: Deps = field(default_factory=Deps)
 
     def alloc(self) -> int:
         self.size += 1
