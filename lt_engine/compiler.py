@@ -180,12 +180,12 @@ class Compiler(Composition):
     def statements(self, body: Iterable[nodes.Node]) -> None:
         for node in body:
             if isinstance(node, _Located):
-                previous = self.current
-                self.current = (node.name, node.filename)
+                previous, previous_blocks = self.current, self.blocks
+                self.current, self.blocks = (node.name, node.filename), node.blocks
                 try:
                     self.statements(node.body)
                 finally:
-                    self.current = previous
+                    self.current, self.blocks = previous, previous_blocks
                 continue
             method = getattr(self, "stmt_" + type(node).__name__, None)
             if method is None:

@@ -29,38 +29,75 @@ else:
 class Composition(_Base):
     # -- inheritance
 
-    def effective_body(self, ast: nodes.Template) -> list[nodes.Node]:
-        """The statements to render: a child's prelude plus its parents' body, blocks resolved."""
-        prelude: list[nodes.Node] = []
-        extends: nodes.Extends | None = None
-        for child in ast.body:
-            if isinstance(child, nodes.Extends):
-                extends = child
-                break
-            prelude.append(child)
-        for extends_node in ast.find_all(nodes.Extends):
-            if extends_node is not extends:
-                raise self.error(extends_node, "{% extends %} must be a top-level tag")
+    def effective_body(self, ast: nodes.Template,
+                       inherited: dict[str, list[nodes.Block]] | None = None) -> list[nodes.Node]:
+        """The statements to render: a child's prelude plus its parent's body, each block
+        resolved to its chain of overrides (most derived first, as ``super()`` walks it).
+
+        ``{% extends %}`` inside a top-level ``{% if %}`` (or ``{% extends a if c else b %}``)
+        becomes that if, each branch holding the parent it names: the page's structure is
+        the chosen parent's, and switching parents is a branch switch like any other."""
+        blocks = {name: list(chain) for name, chain in (inherited or {}).items()}
         for block in ast.find_all(nodes.Block):
-            self.blocks.setdefault(block.name, []).append(block)
-        if extends is None:
-            return list(ast.body)
+            blocks.setdefault(block.name, []).append(block)
+        name, filename = self.current
+        site = next((i for i, child in enumerate(ast.body) if _extends_in(child)), None)
+        allowed = set()
+        if site is not None:
+            child = ast.body[site]
+            allowed = {id(child)} if isinstance(child, nodes.Extends) else {
+                id(e) for body in _if_bodies(child) for e in body if isinstance(e, nodes.Extends)
+            }
+        for extends_node in ast.find_all(nodes.Extends):
+            if id(extends_node) not in allowed:
+                raise self.error(
+                    extends_node,
+                    "{% extends %} must be a top-level tag or directly inside a top-level"
+                    " {% if %}: the page's structure comes from the parent it names",
+                )
+        if site is None:
+            return [_Located(list(ast.body), name, filename, blocks)]
+        before, after = list(ast.body[:site]), ast.body[site + 1:]
+        # After extends, jinja2 still runs top-level assignments, imports and macros.
+        kept = [child for child in after if isinstance(child, _KEEP_AFTER_EXTENDS)]
+        child = ast.body[site]
+        if isinstance(child, nodes.Extends) and isinstance(child.template, nodes.CondExpr):
+            child = _extends_as_if(child)
+        if isinstance(child, nodes.Extends):
+            return [_Located(before + kept + self.parent_body(child, blocks), name, filename,
+                             blocks)]
+
+        def branch(body: list[nodes.Node]) -> list[nodes.Node]:
+            at = next((i for i, n in enumerate(body) if isinstance(n, nodes.Extends)), None)
+            if at is None:
+                return body + list(after)
+            own_kept = [n for n in body[at + 1:] if isinstance(n, _KEEP_AFTER_EXTENDS)]
+            return body[:at] + own_kept + kept + self.parent_body(body[at], blocks)
+
+        chosen = nodes.If(
+            child.test, branch(child.body),
+            [nodes.If(e.test, branch(e.body), [], [], lineno=e.lineno) for e in child.elif_],
+            branch(child.else_), lineno=child.lineno,
+        )
+        return [_Located(before + [chosen], name, filename, blocks)]
+
+    def parent_body(self, extends: nodes.Extends,
+                    blocks: dict[str, list[nodes.Block]]) -> list[nodes.Node]:
         if not isinstance(extends.template, nodes.Const) or not isinstance(
             extends.template.value, str
         ):
-            raise self.error(extends, "{% extends %} needs a constant template name")
-        after = ast.body[ast.body.index(extends) + 1:]
-        # After extends, jinja2 still runs top-level assignments, imports and macros.
-        keep = (nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.Import, nodes.FromImport)
-        prelude += [child for child in after if isinstance(child, keep)]
+            raise self.error(
+                extends,
+                "{% extends %} needs a constant template name (or an if/else over constant"
+                " names): the page's static structure is the parent's, fixed at compile time",
+            )
         parent, name, filename = self.load(extends.template.value, extends)
         previous = self.current
         self.current = (name, filename)
         try:
-            parent_body = self.effective_body(parent)
+            return self.effective_body(parent, blocks)
         finally:
             self.current = previous
-        return prelude + [_Located(parent_body, name, filename)]
 
     # -- macros
 
@@ -162,7 +199,12 @@ class Composition(_Base):
         name, index = self.super_chain[-1]
         chain = self.blocks[name]
         if index + 1 >= len(chain):
-            raise self.error(node, f"block {name!r} has no parent block for super()")
+            # as jinja2: super() is an undefined there, and calling it raises UndefinedError
+            message = f"there is no parent block called {name!r}."
+            self.builder.slot(
+                ExprSlot(f"R.undefined({message!r}, name='super')()", Deps(), self.autoescape)
+            )
+            return
         self.render_block(name, chain, index + 1, chain[index + 1].scoped)
 
     def template_names(self, node: nodes.Include | nodes.Import | nodes.FromImport) -> list[str]:
@@ -189,7 +231,7 @@ class Composition(_Base):
             if node.ignore_missing:
                 return
             raise self.error(node, f"included template {names[0]!r} not found")
-        previous_blocks, self.blocks = self.blocks, {}
+        previous_blocks = self.blocks
         previous = self.current
         self.current = (name, filename)
         # An included template is compiled on its own, and renders in a fresh context.
@@ -253,13 +295,44 @@ class Composition(_Base):
 
 
 class _Located:
-    """Statements that come from another template (an extended parent)."""
+    """Statements of one template (the root, an extended parent, an include), with the block
+    chains they resolve blocks against."""
 
-    def __init__(self, body: list[nodes.Node], name: str, filename: str | None) -> None:
+    def __init__(self, body: list[nodes.Node], name: str | None, filename: str | None,
+                 blocks: dict[str, list[nodes.Block]]) -> None:
         self.body = body
         self.name = name
         self.filename = filename
+        self.blocks = blocks
         self.lineno = 0
+
+
+_KEEP_AFTER_EXTENDS = (nodes.Assign, nodes.AssignBlock, nodes.Macro, nodes.Import,
+                       nodes.FromImport)
+
+
+def _if_bodies(node: nodes.If) -> list[list[nodes.Node]]:
+    return [node.body, *(e.body for e in node.elif_), node.else_]
+
+
+def _extends_in(node: nodes.Node) -> bool:
+    """A top-level extends, or an if with an extends directly in one of its branches."""
+    if isinstance(node, nodes.Extends):
+        return True
+    return isinstance(node, nodes.If) and any(
+        isinstance(child, nodes.Extends) for body in _if_bodies(node) for child in body
+    )
+
+
+def _extends_as_if(node: nodes.Extends) -> nodes.If:
+    """``{% extends a if c else b %}`` as ``{% if c %}{% extends a %}{% else %}…``."""
+    cond = node.template
+    assert isinstance(cond, nodes.CondExpr)
+    other = cond.expr2 if cond.expr2 is not None else nodes.Const(None)
+    return nodes.If(
+        cond.test, [nodes.Extends(cond.expr1, lineno=node.lineno)], [],
+        [nodes.Extends(other, lineno=node.lineno)], lineno=node.lineno,
+    )
 
 
 def _find_loads(body: list[nodes.Node]) -> Iterable[nodes.Name]:
