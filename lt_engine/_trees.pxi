@@ -64,6 +64,42 @@ cdef void assign_keys(ForDesc d, list states, dict taken) except *:
 # Wire trees
 
 
+cdef inline bint looks_like_expr(str v):
+    """LiveTemplate's JS client takes a slot string ``{{…}}`` for a template expression and
+    renders nothing: such text is sent as a static-only node, which every client renders as
+    it is (docs/protocol.md)."""
+    return v.startswith("{{") and v.endswith("}}")
+
+
+cdef inline object wire_str(str v):
+    if looks_like_expr(v):
+        return {STATICS: [v]}
+    return v
+
+
+cdef void literal_strings(object change) except *:
+    """Apply ``wire_str`` to every slot string of an update, in place (statics, keys and op
+    names are not slot strings)."""
+    cdef object k, v
+    if type(change) is dict:
+        for k, v in (<dict>change).items():
+            if type(v) is str:
+                if k != KEY and looks_like_expr(<str>v):
+                    (<dict>change)[k] = {STATICS: [v]}
+            elif k != STATICS and k != META:
+                literal_strings(v)
+    elif type(change) is list:
+        for v in <list>change:
+            if type(v) is dict:
+                literal_strings(v)  # an item of a whole new range
+            elif type(v) is list:  # a range op
+                kind = (<list>v)[0]
+                if kind == OP_UPDATE or kind == OP_INSERT:
+                    literal_strings((<list>v)[2])
+                elif kind == OP_APPEND or kind == OP_PREPEND:
+                    literal_strings((<list>v)[1])
+
+
 cdef dict node_tree(NodeState st):
     cdef dict out = {STATICS: st.desc.statics_list}
     cdef Py_ssize_t i
@@ -75,7 +111,7 @@ cdef dict node_tree(NodeState st):
 
 cdef object val_tree(object v, Entry e):
     if type(v) is str:
-        return v
+        return wire_str(<str>v)
     if isinstance(v, NodeState):
         return node_tree(<NodeState>v)
     return range_tree(<RangeState>v, <ForDesc>e)
@@ -85,9 +121,13 @@ cdef dict item_tree(ItemState st):
     cdef dict out = {}
     cdef Py_ssize_t i
     cdef list vals = st.vals
+    cdef bint wrapped = False
     for i in range(st.desc.nslots):
-        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
-    if st.explicit:
+        v = vals[i]
+        if type(v) is str and looks_like_expr(<str>v):
+            wrapped = True  # if it is the key slot, the key is no longer a string there
+        out[slot_key(i)] = val_tree(v, st.desc.slots[i])
+    if st.explicit or wrapped:
         out[KEY] = st.key
     return out
 

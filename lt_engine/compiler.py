@@ -120,7 +120,7 @@ class Compiler(Composition):
     def compile(self, source: str) -> TemplateIR:
         ast = self.parse(source, self.name, self.filename)
         body = self.effective_body(ast)
-        self.builder = NodeBuilder()
+        self.builder = self.root_builder = NodeBuilder()
         self.statements(body)
         root = self.finish(self.builder)
         digest = hashlib.sha256()
@@ -308,7 +308,7 @@ class Compiler(Composition):
             body = self.body_node(node.body)
         finally:
             self.scopes.pop()
-        self.builder.slot(ForSlot(
+        slot = ForSlot(
             level=level.index,
             iter_code=iter_code,
             iter_deps=iter_deps,
@@ -321,9 +321,22 @@ class Compiler(Composition):
             sequential=level.sequential or body.deps().volatile,
             target_reg=target_reg,
             recursive_id=level.recursive_id,
-        ))
-        if node.else_:
-            self.builder.slot(ElseSlot(self.branch(node.else_)))
+        )
+        # A range directly in a slot of the root node is wrapped in a node of its own
+        # ({"s": ["", ""], "0": range}, docs/protocol.md): LiveTemplate's JS client applies
+        # range ops to the page's DOM directly there, which mis-patches an element that also
+        # holds other content.  The wrapper is a branch that is always taken.
+        outer = self.builder
+        if outer is self.root_builder:
+            self.builder = NodeBuilder()
+        try:
+            self.builder.slot(slot)
+            if node.else_:
+                self.builder.slot(ElseSlot(self.branch(node.else_)))
+            if outer is not self.builder:
+                outer.slot(IfSlot(["True"], Deps(), [self.finish(self.builder)]))
+        finally:
+            self.builder = outer
 
     def recursive_reads(self, node: nodes.For) -> Deps:
         """What rendering a recursive loop again (``loop(…)``) reads outside the loop: every

@@ -72,8 +72,36 @@ def ir(source: str, **loader_templates: str):
 def test_slots_of_each_kind() -> None:
     root = ir("<p>{{ a }}</p>{% if b %}x{% endif %}{% for c in d %}{{ c }}{% else %}e{% endfor %}")
     kinds = [type(s) for s in root.root.slots]
-    assert kinds == [ExprSlot, IfSlot, ForSlot, ElseSlot]
-    assert root.root.statics == ["<p>", "</p>", "", "", ""]
+    assert kinds == [ExprSlot, IfSlot, IfSlot]
+    assert root.root.statics == ["<p>", "</p>", "", ""]
+    # a range at the top level is wrapped, with its else, in a node that is always there
+    wrapper = root.root.slots[2]
+    assert wrapper.tests == ["True"] and len(wrapper.branches) == 1
+    assert [type(s) for s in wrapper.branches[0].slots] == [ForSlot, ElseSlot]
+    assert wrapper.branches[0].statics == ["", "", ""]
+
+
+def test_top_level_range_is_wrapped_on_the_wire() -> None:
+    m = env.from_string("<ul><li>{{ xs|length }}</li>{% for x in xs %}<li id='{{ x }}'>{{ x }}"
+                        "</li>{% endfor %}</ul>").mount({"xs": ["a"]})
+    rng = {"s": ["<li id='", "'>", "</li>"], "d": [{"0": "a", "1": "a"}], "m": {"idKey": "0"}}
+    assert m.tree == {"s": ["<ul><li>", "</li>", "</ul>"], "0": "1", "1": {"s": ["", ""], "0": rng}}
+    assert m.update({"xs": ["a", "b"]}) == {
+        "0": "2", "1": {"0": [["a", [{"0": "b", "1": "b"}]]]}
+    }
+
+
+def test_text_like_a_template_expression_is_a_static_node() -> None:
+    m = env.from_string("<code>{{ s }}</code>{% for x in xs %}<i id='{{ x }}'>.</i>{% endfor %}"
+                        ).mount({"s": "{{ a }}", "xs": ["{{b}}"]})
+    tree = m.tree
+    assert tree["0"] == {"s": ["{{ a }}"]}
+    assert tree["1"]["0"]["d"] == [{"0": {"s": ["{{b}}"]}, "_k": "{{b}}"}]
+    assert m.update({"s": "{{ c }}", "xs": ["{{b}}", "{{d}}"]}) == {
+        "0": {"s": ["{{ c }}"]}, "1": {"0": [["a", [{"0": {"s": ["{{d}}"]}, "_k": "{{d}}"}]]]}
+    }
+    assert m.update({"s": "{{ c", "xs": ["{{b}}", "{{d}}"]}) == {"0": "{{ c"}
+    assert lt_engine.to_html(lt_engine.apply_update(tree, {"0": "x"})).startswith("<code>x</code>")
 
 
 def test_constant_output_is_folded_into_statics_like_jinja2() -> None:
@@ -94,7 +122,7 @@ def test_extends_resolves_blocks_and_super() -> None:
 
 def test_loop_body_reads_are_leaves_of_the_loop_level() -> None:
     result = ir("{% for t in todos %}{{ t.title }}{{ loop.index }}{{ title }}{% endfor %}")
-    loop = result.root.slots[0]
+    loop = result.root.slots[0].branches[0].slots[0]
     assert isinstance(loop, ForSlot)
     assert [(leaf.steps, leaf.loop_attr) for leaf in loop.leaves] == [
         ((( 0, "title"),), None), ((), "index")

@@ -113,7 +113,7 @@ def test_pattern2_the_socket_finds_the_http_page(served: Any, how: str) -> None:
     with client.websocket_connect(url, headers=headers) as ws:
         assert ws.receive_json()["tree"]["0"] == "0"  # no page_token: the page already exists
         ws.send_text(action("increment"))
-        assert ws.receive_json()["tree"] == {"0": "1", "1": [["a", [{"0": "1", "1": "1"}]]]}
+        assert ws.receive_json()["tree"] == {"0": "1", "1": {"0": [["a", [{"0": "1", "1": "1"}]]]}}
     assert live.page_for_token(token).model.count == 1
     assert '<span id="count">1</span>' in client.get(f"/?cache_token={token}").text
 
