@@ -37,6 +37,7 @@ from .ir import (
     NodeBuilder,
     TemplateIR,
 )
+from .runtime import source_hash
 from .scope import Ref, Scopes
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ BUILTIN_FILTERS = frozenset(_builtin_env.filters)
 
 
 class Compiler(Composition):
-    def __init__(self, env: Any, jenv: jinja2.Environment, name: str | None,
+    def __init__(self, jenv: jinja2.Environment, name: str | None,
                  filename: str | None) -> None:
         self.env = jenv
         self.name = name
@@ -56,7 +57,6 @@ class Compiler(Composition):
         self.exprs = ExprCompiler(self)
         self.autoescape = self.default_autoescape(name)
         self.explicit_autoescape: bool | None = None  # inside {% autoescape %}: its value
-        self.sandboxed = bool(getattr(jenv, "sandboxed", False))
         self.needs_context = False
         self.builtin_filters = BUILTIN_FILTERS
         self.consts: list[Any] = []
@@ -126,20 +126,18 @@ class Compiler(Composition):
         digest = hashlib.sha256()
         for key in sorted(self.sources):
             digest.update(key.encode() + b"\0" + self.sources[key].encode() + b"\0")
-        top = self.scopes.top
         return TemplateIR(
             name=self.name or "<template>",
             root=root,
-            top_names=[ref.name for ref in sorted(self.scopes.top_names.values(),
-                                                  key=lambda r: r.reg)],
-            top_frame_size=top.size,
-            leaves=top.leaves,
+            top_regs={ref.name: ref.reg for ref in self.scopes.top_names.values()},
+            top_frame_size=self.scopes.top.size,
+            leaves=self.scopes.top.leaves,
             macros=self.macros,
+            render_nodes=self.render_nodes,
+            consts=self.consts,
             needs_context=self.needs_context,
             source_hash=digest.hexdigest(),
-            extra={"consts": self.consts, "render_nodes": self.render_nodes,
-                   "top_regs": {ref.name: ref.reg for ref in self.scopes.top_names.values()},
-                   },
+            dependencies={key: source_hash(text) for key, text in self.sources.items()},
         )
 
     def parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
@@ -486,9 +484,9 @@ class Compiler(Composition):
                 raise self.error(node, "{% autoescape %} needs a constant true or false")
             self.autoescape = self.explicit_autoescape = bool(keyword.value.value)
 
-def compile_ir(env: Any, jenv: jinja2.Environment, source: str, name: str | None = None,
+def compile_ir(jenv: jinja2.Environment, source: str, name: str | None = None,
                filename: str | None = None) -> TemplateIR:
-    return Compiler(env, jenv, name, filename).compile(source)
+    return Compiler(jenv, name, filename).compile(source)
 
 
 def _branch_stores(bodies: list[list[nodes.Node]]) -> list[str]:

@@ -7,7 +7,6 @@ first use only: an environment that loads precompiled templates (``compiled=``, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -86,11 +85,6 @@ def _merge(data: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> Mapping[st
     return data
 
 
-def source_hash(source: str) -> str:
-    """The hash recorded for a template source (its text as UTF-8)."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
 class Environment:
     """Like :class:`jinja2.Environment` (same options, same loaders), with autoescaping on
     unless ``autoescape=False`` (or a function of the template name, as jinja2's) says otherwise.
@@ -146,11 +140,8 @@ class Environment:
         from .codegen import generate
         from .compiler import Compiler
 
-        compiler = Compiler(self, jenv, name, filename)
-        ir = compiler.compile(source)
-        dependencies = {key: source_hash(text) for key, text in compiler.sources.items()}
-        ir.extra["dependencies"] = dependencies
-        return generate(ir), dependencies
+        ir = Compiler(jenv, name, filename).compile(source)
+        return generate(ir), ir.dependencies
 
     def load_module_source(self, module_source: str, name: str | None = None,
                            filename: str | None = None,

@@ -162,8 +162,6 @@ class ExprCompiler:
     def visit_BinExpr(self, node: nodes.BinExpr, deps: Deps) -> str:
         op = BINOPS[type(node)]
         left, right = self.visit(node.left, deps), self.visit(node.right, deps)
-        if self.c.sandboxed and op not in ("and", "or"):
-            return f"ENV.call_binop(CTXE(S), {node.operator!r}, {left}, {right})"
         return f"({left} {op} {right})"
 
     visit_Add = visit_Sub = visit_Mul = visit_Div = visit_FloorDiv = visit_BinExpr
@@ -171,8 +169,6 @@ class ExprCompiler:
 
     def visit_UnaryExpr(self, node: nodes.UnaryExpr, deps: Deps) -> str:
         operand = self.visit(node.node, deps)
-        if self.c.sandboxed and not isinstance(node, nodes.Not):
-            return f"ENV.call_unop(CTXE(S), {node.operator!r}, {operand})"
         return f"({UNOPS[type(node)]}{operand})"
 
     visit_Pos = visit_Neg = visit_Not = visit_UnaryExpr
@@ -314,8 +310,6 @@ class ExprCompiler:
             if isinstance(callee, nodes.Name) and callee.name in VOLATILE_GLOBALS:
                 deps.volatile = True
         sig = self._signature(node, deps)
-        if self.c.sandboxed:
-            return f"ENV.call(CTX(S), {func}{', ' + sig if sig else ''})"
         if self.c.explicit_autoescape is None:
             return f"call(S, {func}{', ' + sig if sig else ''})"
         # inside {% autoescape %}, callees see that eval context (jinja2's is dynamic)

@@ -178,12 +178,21 @@ class MacroDef:
 
 @dataclass
 class TemplateIR:
+    """A compiled template, complete: what the code generator writes out."""
+
     name: str
     root: Node
-    top_names: list[str]  # register i+1 of the top frame holds the value of top_names[i]
+    top_regs: dict[str, int]  # each top-level name read -> its register in the top frame
     top_frame_size: int
     leaves: list[Leaf]  # the top scope's leaves
-    macros: list[MacroDef]
+    macros: list[MacroDef]  # MK[i] in generated code
+    render_nodes: list[Node]  # RN[i]: render-only nodes
+    consts: list[Any]  # K[i]: constants jinja2 folded that have no literal
     needs_context: bool
-    source_hash: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    source_hash: str  # of all the sources together
+    dependencies: dict[str, str]  # source name -> runtime.source_hash of each source
+
+    @property
+    def top_names(self) -> list[str]:
+        """The top-level names read, in register order."""
+        return sorted(self.top_regs, key=self.top_regs.__getitem__)

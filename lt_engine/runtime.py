@@ -3,10 +3,15 @@
 They reproduce jinja2's runtime behaviour (name resolution, ``Context.call``, macros, the
 ``loop`` object, namespaces) so the code emitted by :mod:`lt_engine.expressions` renders exactly
 what jinja2 renders.
+
+This module is the contract of a generated template module: ``BOUND_NAMES`` is every name its
+code may use (what :mod:`lt_engine.codegen` binds in ``build(env, runtime_class)``), and
+``FORMAT_VERSION`` versions that contract, and the precompiled manifest with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +22,52 @@ from jinja2.utils import Namespace, _PassArg, missing
 from markupsafe import Markup
 
 from . import _core
+
+# Bumped whenever generated modules (the names below, the descriptors they build, the helpers
+# they call) or the precompiled manifest change: a module of another version is not loaded.
+FORMAT_VERSION = 2
+
+def source_hash(source: str) -> str:
+    """The hash a generated module records (``DEPENDENCIES``) for a template source."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+# Every name generated code may use besides its own functions (``f<n>``), nodes (``N<id>``) and
+# recursive loops (``FD<id>``, ``RE<id>``): name -> (the expression ``build`` binds it to, what
+# it is).  ``S``, the frame stack, is the parameter of every generated function.
+BOUND_NAMES: dict[str, tuple[str, str]] = {
+    "R": ("runtime_class(env, TEMPLATE_NAME)", "this Runtime: the helpers below"),
+    "ENV": ("env", "the jinja2 environment (filters taking pass_environment)"),
+    "ga": ("R.ga", "jinja2's getattr: x.name"),
+    "gad": ("R.gad", "x.name where name is no dict attribute (a plain dict's key first)"),
+    "gi": ("R.gi", "jinja2's getitem: x[key]"),
+    "call": ("R.call", "jinja2's Context.call"),
+    "callf": ("R.call_forced", "call inside {% autoescape %}: the callee sees that eval context"),
+    "recurse": ("R.recurse", "loop(items) in a recursive for"),
+    "CTX": ("R.context", "the jinja2 Context of a render (pass_context callees)"),
+    "F": ("R.filters", "the environment's filters"),
+    "T": ("R.tests", "the environment's tests"),
+    "EC": ("R.eval_ctx", "an eval context that autoescapes"),
+    "ECN": ("R.eval_ctx_noescape", "an eval context that does not"),
+    "U": ("_core.Undefined", "jinja2's Undefined (an inline if without else)"),
+    "G": ("R.global_", "a name of the environment's globals"),
+    "FIN": ("env.finalize", "the environment's finalize"),
+    "render": ("_core.render_node_html", "a node rendered to a string (macros, blocks, set)"),
+    "module": ("Module", "what {% import %} binds"),
+    "K": ("[...]", "the template's folded constants"),
+    "RN": ("[]", "render-only nodes (block set, filter blocks, self.block())"),
+    "MK": ("[]", "macro factories"),
+    "Markup": ("", "markupsafe.Markup (imported)"),
+    "markif": ("", "what {% set %}…{% endset %} stores (imported)"),
+    "markup_join": ("", "jinja2's ~ when autoescaping (imported)"),
+    "str_join": ("", "jinja2's ~ otherwise (imported)"),
+    "nsset": ("", "{% set ns.attr = … %} (imported)"),
+    "unpack": ("", "tuple {% set %} (imported)"),
+    "unknown": ("", "an unknown filter or test that raises when run (imported)"),
+    "_core": ("", "the Cython core: descriptors (imported)"),
+    "Module": ("", "the class behind module (imported)"),
+    "TEMPLATE_NAME": ("", "the template's name (module constant)"),
+}
 
 
 class Loop:
@@ -146,6 +197,11 @@ class Runtime:
         self.globals = env.globals
 
     # -- names
+
+    @staticmethod
+    def context(S: list[list[Any]], /) -> Any:
+        """The jinja2 Context of the render ``S`` belongs to (made on first use)."""
+        return S[0][0].context()
 
     def resolve(self, data: Mapping[str, Any], name: str) -> Any:
         try:

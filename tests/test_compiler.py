@@ -66,7 +66,7 @@ def test_syntax_errors_are_jinja2s() -> None:
 
 def ir(source: str, **loader_templates: str):
     local = lt_engine.Environment(loader=jinja2.DictLoader(loader_templates))
-    return compile_ir(local, local.jinja, source)
+    return compile_ir(local.jinja, source)
 
 
 def test_slots_of_each_kind() -> None:

@@ -11,7 +11,7 @@ from lt_engine.compiler import Compiler
 
 def compile_expr(source: str) -> tuple[str, object, Compiler]:
     env = lt_engine.Environment()
-    compiler = Compiler(env, env.jinja, "t", None)
+    compiler = Compiler(env.jinja, "t", None)
     node = env.jinja.parse("{{ " + source + " }}").body[0].nodes[0]
     code, deps = compiler.expr(node)
     return code, deps, compiler
@@ -55,6 +55,6 @@ def test_dict_attribute_names_use_jinja2s_getattr() -> None:
 def test_user_filter_taking_the_context_is_volatile() -> None:
     env = lt_engine.Environment()
     env.filters["ctx"] = jinja2.pass_context(lambda ctx, v: v)
-    compiler = Compiler(env, env.jinja, "t", None)
+    compiler = Compiler(env.jinja, "t", None)
     _, deps = compiler.expr(env.jinja.parse("{{ x|ctx }}").body[0].nodes[0])
     assert deps.volatile and compiler.needs_context
