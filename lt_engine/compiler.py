@@ -12,16 +12,15 @@ naming the template, line and construct.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jinja2
 from jinja2 import nodes
-from jinja2.nodes import EvalContext
-from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 from markupsafe import escape
 
-from .composition import Composition, _Located
+from .compile_state import CompileState
+from .composition import _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
 from .ir import (
@@ -38,126 +37,55 @@ from .ir import (
     TemplateIR,
 )
 from .runtime import source_hash
-from .scope import Ref, Scopes
+from .scope import Ref
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-_builtin_env = jinja2.Environment()
-BUILTIN_FILTERS = frozenset(_builtin_env.filters)
 
 
-class Compiler(Composition):
+class Compiler:
+    """Walks a template's statements into the IR (see the module docstring)."""
+
     def __init__(self, jenv: jinja2.Environment, name: str | None,
                  filename: str | None) -> None:
-        self.env = jenv
-        self.name = name
-        self.filename = filename
-        self.scopes = Scopes()
-        self.exprs = ExprCompiler(self)
-        self.autoescape = self.default_autoescape(name)
-        self.explicit_autoescape: bool | None = None  # inside {% autoescape %}: its value
-        self.needs_context = False
-        self.builtin_filters = BUILTIN_FILTERS
-        self.consts: list[Any] = []
+        self.state = CompileState(jenv, name, filename)
+        self.exprs = ExprCompiler(self.state, self.self_block)
         self.macros: list[MacroDef] = []
         self.render_nodes: list[Node] = []
-        self.filter_block_value = ""
-        self.blocks: dict[str, list[nodes.Block]] = {}
-        self.super_chain: list[tuple[str, int]] = []
-        self.builder = NodeBuilder()
-        self.node_ids = 0
-        self.sources: dict[str, str] = {}
-        self.current = (name, filename)
-        self.in_if_test = False
+        self.blocks: dict[str, list[nodes.Block]] = {}  # of the template being compiled
+        self.super_chain: list[tuple[str, int]] = []  # blocks being compiled: super() goes up
         self.self_blocks: set[str] = set()  # blocks being compiled for self.<block>()
+        self.builder = self.root_builder = NodeBuilder()
+        self.node_ids = 0
         self.recursive_loops = 0
 
-    # -- helpers used by ExprCompiler
-
-    def default_autoescape(self, name: str | None) -> bool:
-        """The environment's autoescape setting for template ``name`` (a bool or a function)."""
-        return EvalContext(self.env, name).autoescape
-
-    def error(self, node: nodes.Node | None, message: str) -> CompileError:
-        lineno = getattr(node, "lineno", 0) or 0
-        name, filename = self.current
-        return CompileError(message, lineno, name, filename)
-
-    def eval_ctx_code(self) -> str:
-        """The eval context callees get: jinja2's is dynamic, set by enclosing autoescape blocks."""
-        if self.explicit_autoescape is None:
-            return "R.current_ec"
-        return "EC" if self.explicit_autoescape else "ECN"
-
-    def eval_context(self) -> EvalContext:
-        ctx = EvalContext(self.env, self.current[0])
-        ctx.autoescape = self.autoescape
-        return ctx
-
-    def optimize(self, node: nodes.Expr) -> nodes.Expr:
-        """Constant-fold as jinja2's code generator does: its folding changes some results."""
-        if not self.env.optimized:
-            return node
-        return Optimizer(self.env).visit(node, self.eval_context())
-
-    def const(self, value: Any) -> str:
-        self.consts.append(value)
-        return f"K[{len(self.consts) - 1}]"
-
-    def expr(self, node: nodes.Expr) -> tuple[str, Deps]:
-        return self.exprs.compile(node)
-
-    def conditional(self) -> bool:
-        """Compiling the tests or a branch of an {% if %} (see ``unknown`` in the runtime)."""
-        return self.in_if_test or self.scopes.layers[-1].conditional
-
-    def lookup(self, name: str, node: nodes.Node) -> Ref:
-        return self.scopes.lookup(name)
+    def expr(self, node: nodes.Expr, block_value: str | None = None) -> tuple[str, Deps]:
+        return self.exprs.compile(node, block_value)
 
     # -- entry point
 
     def compile(self, source: str) -> TemplateIR:
-        ast = self.parse(source, self.name, self.filename)
-        body = self.effective_body(ast)
-        self.builder = self.root_builder = NodeBuilder()
-        self.statements(body)
+        state = self.state
+        ast = state.parse(source, state.name, state.current[1])
+        self.statements(effective_body(state, ast))
         root = self.finish(self.builder)
         digest = hashlib.sha256()
-        for key in sorted(self.sources):
-            digest.update(key.encode() + b"\0" + self.sources[key].encode() + b"\0")
+        for key in sorted(state.sources):
+            digest.update(key.encode() + b"\0" + state.sources[key].encode() + b"\0")
         return TemplateIR(
-            name=self.name or "<template>",
+            name=state.name or "<template>",
             root=root,
-            top_regs={ref.name: ref.reg for ref in self.scopes.top_names.values()},
-            top_frame_size=self.scopes.top.size,
-            leaves=self.scopes.top.leaves,
+            top_regs={ref.name: ref.reg for ref in state.scopes.top_names.values()},
+            top_frame_size=state.scopes.top.size,
+            leaves=state.scopes.top.leaves,
             macros=self.macros,
             render_nodes=self.render_nodes,
-            consts=self.consts,
-            needs_context=self.needs_context,
+            consts=state.consts,
+            needs_context=state.needs_context,
             source_hash=digest.hexdigest(),
-            dependencies={key: source_hash(text) for key, text in self.sources.items()},
+            dependencies={key: source_hash(text) for key, text in state.sources.items()},
         )
-
-    def parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        self.sources[name or "<string>"] = source
-        return self.env.parse(source, name, filename)
-
-    def load(self, template: str, node: nodes.Node) -> tuple[nodes.Template, str, str | None]:
-        loader = self.env.loader
-        if loader is None:
-            raise self.error(node, f"cannot load {template!r}: the environment has no loader")
-        try:
-            source, filename, _ = loader.get_source(self.env, template)
-        except jinja2.TemplateNotFound as exc:
-            raise self.error(node, f"template {template!r} not found") from exc
-        previous = self.current
-        self.current = (template, filename)
-        try:
-            return self.parse(source, template, filename), template, filename
-        finally:
-            self.current = previous
 
     def body_node(self, body: Iterable[nodes.Node]) -> Node:
         """Compile statements into a node of their own (a branch, loop or macro body)."""
@@ -178,16 +106,16 @@ class Compiler(Composition):
     def statements(self, body: Iterable[nodes.Node]) -> None:
         for node in body:
             if isinstance(node, _Located):
-                previous, previous_blocks = self.current, self.blocks
-                self.current, self.blocks = (node.name, node.filename), node.blocks
+                previous, previous_blocks = self.state.current, self.blocks
+                self.state.current, self.blocks = (node.name, node.filename), node.blocks
                 try:
                     self.statements(node.body)
                 finally:
-                    self.current, self.blocks = previous, previous_blocks
+                    self.state.current, self.blocks = previous, previous_blocks
                 continue
             method = getattr(self, "stmt_" + type(node).__name__, None)
             if method is None:
-                raise self.error(node, f"{{% {type(node).__name__.lower()} %}} is not supported")
+                raise self.state.error(node, f"{{% {type(node).__name__.lower()} %}} is not supported")
             method(node)
 
     def stmt_Output(self, node: nodes.Output) -> None:
@@ -208,29 +136,29 @@ class Compiler(Composition):
             else:
                 code, deps = self.expr(child)
                 code = self.finalize(code, deps)
-                self.builder.slot(ExprSlot(code, deps, self.autoescape))
+                self.builder.slot(ExprSlot(code, deps, self.state.autoescape))
 
     def const_output(self, child: nodes.Expr) -> str | None:
         """The text of an output expression jinja2 folds at compile time, else None."""
-        finalize = self.env.finalize
+        finalize = self.state.jenv.finalize
         if finalize is not None and _PassArg.from_obj(finalize) in (
             _PassArg.context, _PassArg.eval_context
         ):
             return None
         try:
-            value = child.as_const(self.eval_context())
-            if self.autoescape:
+            value = child.as_const(self.state.eval_context())
+            if self.state.autoescape:
                 value = escape(value)
             if finalize is None:
                 return str(value)
             if _PassArg.from_obj(finalize) is _PassArg.environment:
-                return str(finalize(self.env, value))
+                return str(finalize(self.state.jenv, value))
             return str(finalize(value))
         except Exception:
             return None
 
     def finalize(self, code: str, deps: Deps) -> str:
-        finalize = self.env.finalize
+        finalize = self.state.jenv.finalize
         if finalize is None:
             return code
         prefix = self.exprs._pass_arg(finalize, "finalize", deps)
@@ -246,11 +174,11 @@ class Compiler(Composition):
         # its value before): every branch writes one register, set to that value first.
         phi: dict[str, int] = {}
         after = Deps()
-        level = self.scopes.level
-        outer_phi = self.scopes.layers[-1].phi or {}
+        level = self.state.scopes.level
+        outer_phi = self.state.scopes.layers[-1].phi or {}
         for name in _branch_stores(bodies):
-            prior = self.scopes.lookup(name)
-            after.add(self.scopes.path_deps(prior, ()))
+            prior = self.state.scopes.lookup(name)
+            after.add(self.state.scopes.path_deps(prior, ()))
             if name in outer_phi:
                 phi[name] = outer_phi[name]
             elif prior.kind == "bind" and prior.level == level.index:
@@ -259,14 +187,14 @@ class Compiler(Composition):
                 phi[name] = level.alloc()
                 code = f"G({name!r})" if prior.kind == "global" else prior.code
                 self.builder.program.append(
-                    Bind(level.index, phi[name], code, self.scopes.path_deps(prior, ()))
+                    Bind(level.index, phi[name], code, self.state.scopes.path_deps(prior, ()))
                 )
         for test, body in clauses:
-            self.in_if_test = True
+            self.state.in_if_test = True
             try:
                 code, deps = self.expr(test)
             finally:
-                self.in_if_test = False
+                self.state.in_if_test = False
             tests.append(code)
             tests_deps.add(deps)
             branches.append(self.branch(body, phi))
@@ -277,26 +205,26 @@ class Compiler(Composition):
         for branch in branches:
             after.add(branch.deps())
         for name, reg in phi.items():
-            self.scopes.layers[-1].names[name] = Ref("bind", level.index, reg, name, after)
+            self.state.scopes.layers[-1].names[name] = Ref("bind", level.index, reg, name, after)
 
     def branch(self, body: list[nodes.Node], phi: dict[str, int] | None = None) -> Node:
-        self.scopes.push_layer(phi=phi, conditional=phi is not None)
+        self.state.scopes.push_layer(phi=phi, conditional=phi is not None)
         try:
             return self.body_node(body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_For(self, node: nodes.For) -> None:
         iter_code, iter_deps = self.expr(node.iter)
         recursive_deps = self.recursive_reads(node) if node.recursive else Deps()
-        level = self.scopes.push_level("loop")
+        level = self.state.scopes.push_level("loop")
         if node.recursive:
             self.recursive_loops += 1
             level.recursive_id = self.recursive_loops
             level.recursive_deps = recursive_deps
         try:
             target_code, target_reg = self.target(node.target, level.index)
-            loop_ref = self.scopes.define("loop", "loop")
+            loop_ref = self.state.scopes.define("loop", "loop")
             filter_code = None
             if node.test is not None:
                 filter_code, filter_deps = self.expr(node.test)
@@ -305,7 +233,7 @@ class Compiler(Composition):
                     level.sequential = True
             body = self.body_node(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
         slot = ForSlot(
             level=level.index,
             iter_code=iter_code,
@@ -347,21 +275,21 @@ class Compiler(Composition):
         parts = [*node.body, *node.else_] + ([node.test] if node.test is not None else [])
         names = {n.name for part in parts for n in part.find_all(nodes.Name) if n.ctx == "load"}
         for name in sorted(names - own):
-            deps.add(self.scopes.path_deps(self.scopes.lookup(name), ()))
+            deps.add(self.state.scopes.path_deps(self.state.scopes.lookup(name), ()))
         return deps
 
     def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
         """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""
         if isinstance(target, nodes.Name):
-            ref = self.scopes.define(target.name, "var")
+            ref = self.state.scopes.define(target.name, "var")
             return f"F[{ref.reg}] = it", ref.reg
 
         def pattern(t: nodes.Node) -> str:
             if isinstance(t, nodes.Name):
-                return f"F[{self.scopes.define(t.name, 'var').reg}]"
+                return f"F[{self.state.scopes.define(t.name, 'var').reg}]"
             if isinstance(t, nodes.Tuple):
                 return "(" + "".join(pattern(item) + ", " for item in t.items) + ")"
-            raise self.error(t, "unsupported loop target")
+            raise self.state.error(t, "unsupported loop target")
 
         return f"{pattern(target)} = it", -1
 
@@ -372,29 +300,29 @@ class Compiler(Composition):
     def assign(self, target: nodes.Node, code: str, deps: Deps, node: nodes.Node,
                alias_source: nodes.Node | None = None) -> None:
         if isinstance(target, nodes.NSRef):
-            ref = self.lookup(target.name, node)
+            ref = self.state.scopes.lookup(target.name)
             self.builder.program.append(
                 Effect(f"nsset({ref.code}, {target.attr!r}, {code})")
             )
-            for level in self.scopes.levels:
+            for level in self.state.scopes.levels:
                 level.sequential = True
             return
         if isinstance(target, nodes.Name):
             alias = None
             source = alias_source if alias_source is not None else getattr(node, "node", None)
             if source is not None:
-                path = self.exprs._path(source)
+                path = self.exprs.path(source)
                 if path is not None:
-                    base = self.lookup(path[0].name, node)
+                    base = self.state.scopes.lookup(path[0].name)
                     if base.kind in ("top", "var"):
                         alias = (base, path[1])
-            ref = self.scopes.declare(target.name)
+            ref = self.state.scopes.declare(target.name)
             self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
             ref.deps.add(deps)
             ref.alias = alias
             return
         if isinstance(target, nodes.Tuple):
-            level = self.scopes.level
+            level = self.state.scopes.level
             tmp = level.alloc()
             self.builder.program.append(
                 Bind(level.index, tmp, f"unpack({code}, {len(target.items)})", deps)
@@ -404,14 +332,14 @@ class Compiler(Composition):
                     self.assign(item, f"S[{level.index}][{tmp}][{i}]", deps, node)
                     continue
                 if not isinstance(item, nodes.Name):
-                    raise self.error(item, "only names can be unpacked in {% set %}")
-                ref = self.scopes.declare(item.name)
+                    raise self.state.error(item, "only names can be unpacked in {% set %}")
+                ref = self.state.scopes.declare(item.name)
                 self.builder.program.append(
                     Bind(level.index, ref.reg, f"S[{level.index}][{tmp}][{i}]", deps)
                 )
                 ref.deps.add(deps)
             return
-        raise self.error(node, "unsupported assignment target")
+        raise self.state.error(node, "unsupported assignment target")
 
     def render_node(self, body: list[nodes.Node]) -> tuple[str, Deps]:
         """Compile ``body`` as a render-only node; returns code rendering it to a str."""
@@ -419,7 +347,7 @@ class Compiler(Composition):
 
     def render_node_with(self, compile_body: Callable[[], None]) -> tuple[str, Deps]:
         """A render-only node of what ``compile_body`` compiles; code rendering it to a str."""
-        self.scopes.push_layer()
+        self.state.scopes.push_layer()
         outer = self.builder
         self.builder = NodeBuilder()
         try:
@@ -427,51 +355,51 @@ class Compiler(Composition):
             node = self.finish(self.builder)
         finally:
             self.builder = outer
-            self.scopes.pop()
+            self.state.scopes.pop()
         self.render_nodes.append(node)
         return f"render(RN[{len(self.render_nodes) - 1}], S)", node.deps()
 
     def stmt_AssignBlock(self, node: nodes.AssignBlock) -> None:
         code, deps = self.render_node(node.body)
         # jinja2 marks the captured string safe by the (dynamic) eval context
-        ec = self.eval_ctx_code()
+        ec = self.state.eval_ctx_code()
         if node.filter is not None:
-            self.filter_block_value = f"Markup({code})" if self.autoescape else code
-            code, fdeps = self.expr(node.filter)
+            block_value = f"Markup({code})" if self.state.autoescape else code
+            code, fdeps = self.expr(node.filter, block_value)
             deps.add(fdeps)
         self.assign(node.target, f"markif({ec}, {code})", deps, node)
 
     def stmt_FilterBlock(self, node: nodes.FilterBlock) -> None:
         code, deps = self.render_node(node.body)
-        self.filter_block_value = f"Markup({code})" if self.autoescape else code
-        fcode, fdeps = self.expr(node.filter)
+        block_value = f"Markup({code})" if self.state.autoescape else code
+        fcode, fdeps = self.expr(node.filter, block_value)
         deps.add(fdeps)
         self.builder.slot(ExprSlot(f"str({fcode})", deps, False))
 
     def stmt_With(self, node: nodes.With) -> None:
         values = [self.expr(value) for value in node.values]
-        self.scopes.push_layer()
+        self.state.scopes.push_layer()
         try:
             for target, (code, deps), value in zip(node.targets, values, node.values, strict=False):
                 self.assign(target, code, deps, node, alias_source=value)
             self.statements(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_Scope(self, node: nodes.Scope) -> None:
-        self.scopes.push_layer()
+        self.state.scopes.push_layer()
         try:
             self.statements(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_ScopedEvalContextModifier(self, node: nodes.ScopedEvalContextModifier) -> None:
-        previous = self.autoescape, self.explicit_autoescape
+        previous = self.state.autoescape, self.state.explicit_autoescape
         self.eval_modifier(node)
         try:
             self.stmt_Scope(node)  # type: ignore[arg-type]
         finally:
-            self.autoescape, self.explicit_autoescape = previous
+            self.state.autoescape, self.state.explicit_autoescape = previous
 
     def stmt_EvalContextModifier(self, node: nodes.EvalContextModifier) -> None:
         self.eval_modifier(node)
@@ -479,10 +407,205 @@ class Compiler(Composition):
     def eval_modifier(self, node: nodes.EvalContextModifier) -> None:
         for keyword in node.options:
             if keyword.key != "autoescape":
-                raise self.error(node, f"eval context option {keyword.key!r} is not supported")
+                raise self.state.error(node, f"eval context option {keyword.key!r} is not supported")
             if not isinstance(keyword.value, nodes.Const):
-                raise self.error(node, "{% autoescape %} needs a constant true or false")
-            self.autoescape = self.explicit_autoescape = bool(keyword.value.value)
+                raise self.state.error(node, "{% autoescape %} needs a constant true or false")
+            self.state.autoescape = self.state.explicit_autoescape = bool(keyword.value.value)
+
+    # -- macros
+
+    def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
+        level = self.state.scopes.push_level("macro")
+        try:
+            arg_regs, arg_names, defaults = [], [], []
+            n_defaults = len(node.defaults)
+            first_default = len(node.args) - n_defaults
+            default_deps = Deps()
+            for i, arg in enumerate(node.args):
+                # a default sees the arguments before it, as in jinja2
+                if i >= first_default:
+                    code, deps = self.expr(node.defaults[i - first_default])
+                    default_deps.add(deps)
+                    defaults.append(code)
+                else:
+                    defaults.append(None)
+                arg_regs.append(self.state.scopes.define(arg.name, "macroarg").reg)
+                arg_names.append(arg.name)
+            body_names = {n.name for n in _find_loads(node.body)}
+            caller_reg = varargs_reg = kwargs_reg = -1
+            if "caller" in body_names and "caller" not in arg_names:
+                caller_reg = self.state.scopes.define("caller", "macroarg").reg
+            if "varargs" in body_names:
+                varargs_reg = self.state.scopes.define("varargs", "macroarg").reg
+            if "kwargs" in body_names:
+                kwargs_reg = self.state.scopes.define("kwargs", "macroarg").reg
+            body = self.body_node(node.body)
+        finally:
+            self.state.scopes.pop()
+        macro = MacroDef(
+            name=name, level=level.index, frame_size=level.size, arg_regs=arg_regs,
+            arg_names=arg_names, defaults=defaults, caller_reg=caller_reg,
+            varargs_reg=varargs_reg, kwargs_reg=kwargs_reg, body=body,
+            autoescape=self.state.autoescape,
+        )
+        self.macros.append(macro)
+        deps = body.deps().outer(level.index)
+        deps.add(default_deps.outer(level.index))
+        return f"MK[{len(self.macros) - 1}](S)", deps
+
+    def stmt_Macro(self, node: nodes.Macro) -> None:
+        # Declared before its body is compiled: a macro may call itself (a comment tree).
+        ref = self.state.scopes.declare(node.name)
+        code, deps = self.macro_def(node.name, node)
+        self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
+        ref.deps.add(deps)
+
+    def stmt_CallBlock(self, node: nodes.CallBlock) -> None:
+        caller_code, caller_deps = self.macro_def("caller", node)
+        call = node.call
+        code, deps = self.expr(call)
+        deps.add(caller_deps)
+        # append the caller keyword to the generated call(...)
+        code = code[:-1] + f", caller={caller_code})"
+        self.builder.slot(ExprSlot(f"str({code})", deps, False))
+
+    # -- blocks, includes, imports
+
+    def stmt_Block(self, node: nodes.Block) -> None:
+        chain = self.blocks.get(node.name, [node])
+        self.render_block(node.name, chain, 0, node.scoped)
+
+    def render_block(self, name: str, chain: list[nodes.Block], index: int,
+                     scoped: bool) -> None:
+        block = chain[index]
+        self.super_chain.append((name, index))
+        self.state.scopes.push_layer(barrier=None if (scoped or block.scoped) else "block")
+        try:
+            self.statements(block.body)
+        finally:
+            self.state.scopes.pop()
+            self.super_chain.pop()
+
+    def self_block(self, name: str, node: nodes.Node) -> tuple[str, Deps]:
+        """``self.name()``: the block rendered again, to a string (as jinja2's BlockReference:
+        Markup when autoescaping)."""
+        chain = self.blocks.get(name)
+        if chain is None:
+            raise self.state.error(node, f"self.{name}(): the template has no block named {name!r}")
+        if name in self.self_blocks:
+            raise self.state.error(node, f"self.{name}() inside block {name!r} would never end")
+        self.self_blocks.add(name)
+        outer = self.super_chain
+        self.super_chain = []
+        try:
+            code, deps = self.render_node_with(
+                lambda: self.render_block(name, chain, 0, chain[0].scoped)
+            )
+        finally:
+            self.super_chain = outer
+            self.self_blocks.discard(name)
+        return (f"Markup({code})" if self.state.autoescape else code), deps
+
+    def super_block(self, node: nodes.Call) -> None:
+        if not self.super_chain:
+            raise self.state.error(node, "super() outside of a block")
+        name, index = self.super_chain[-1]
+        chain = self.blocks[name]
+        if index + 1 >= len(chain):
+            # as jinja2: super() is an undefined there, and calling it raises UndefinedError
+            message = f"there is no parent block called {name!r}."
+            self.builder.slot(
+                ExprSlot(f"R.undefined({message!r}, name='super')()", Deps(), self.state.autoescape)
+            )
+            return
+        self.render_block(name, chain, index + 1, chain[index + 1].scoped)
+
+    def template_names(self, node: nodes.Include | nodes.Import | nodes.FromImport) -> list[str]:
+        value = node.template
+        if isinstance(value, nodes.Const) and isinstance(value.value, str):
+            return [value.value]
+        if isinstance(value, (nodes.List, nodes.Tuple)) and all(
+            isinstance(v, nodes.Const) and isinstance(v.value, str) for v in value.items
+        ):
+            return [v.value for v in value.items]  # type: ignore[attr-defined]
+        raise self.state.error(node, "included or imported template names must be constant strings")
+
+    def stmt_Include(self, node: nodes.Include) -> None:
+        names = template_names(self.state, node)
+        if self.state.jenv.loader is None:
+            raise self.state.error(node, "cannot include templates: the environment has no loader")
+        for template in names:
+            try:
+                ast, name, filename = self.state.load(template, node)
+            except CompileError:
+                continue
+            break
+        else:
+            if node.ignore_missing:
+                return
+            raise self.state.error(node, f"included template {names[0]!r} not found")
+        previous_blocks = self.blocks
+        previous = self.state.current
+        self.state.current = (name, filename)
+        # An included template is compiled on its own, and renders in a fresh context.
+        escaping = self.state.autoescape, self.state.explicit_autoescape
+        own = self.state.default_autoescape(name)
+        self.state.autoescape, self.state.explicit_autoescape = own, own
+        self.state.scopes.push_layer(barrier=None if node.with_context else "globals")
+        try:
+            self.statements(effective_body(self.state, ast))
+        finally:
+            self.state.scopes.pop()
+            self.state.current = previous
+            self.blocks = previous_blocks
+            self.state.autoescape, self.state.explicit_autoescape = escaping
+
+    def imported_macros(self, node: nodes.Import | nodes.FromImport) -> dict[str, tuple[str, Deps]]:
+        template = template_names(self.state, node)[0]
+        ast, name, filename = self.state.load(template, node)
+        previous = self.state.current
+        self.state.current = (name, filename)
+        escaping = self.state.autoescape, self.state.explicit_autoescape
+        self.state.autoescape, self.state.explicit_autoescape = self.state.default_autoescape(name), None
+        self.state.scopes.push_layer(barrier=None if node.with_context else "globals")
+        found: dict[str, tuple[str, Deps]] = {}
+        try:
+            for child in ast.body:
+                if isinstance(child, nodes.Macro):
+                    code, deps = self.macro_def(child.name, child)
+                    found[child.name] = (code, deps)
+                    self.state.scopes.define(child.name, "bind", deps)
+                    level = self.state.scopes.level
+                    self.builder.program.append(Bind(level.index, level.size - 1, code, deps))
+                    found[child.name] = (self.state.scopes.lookup(child.name).code, deps)
+        finally:
+            self.state.scopes.pop()
+            self.state.current = previous
+            self.state.autoescape, self.state.explicit_autoescape = escaping
+        return found
+
+    def stmt_FromImport(self, node: nodes.FromImport) -> None:
+        found = self.imported_macros(node)
+        for item in node.names:
+            source, alias = item if isinstance(item, tuple) else (item, item)
+            if source not in found:
+                raise self.state.error(node, f"the template does not export {source!r}")
+            code, deps = found[source]
+            self.assign(nodes.Name(alias, "store", lineno=node.lineno), code, deps, node,
+                        alias_source=nodes.Const(None))
+
+    def stmt_Import(self, node: nodes.Import) -> None:
+        found = self.imported_macros(node)
+        deps = Deps()
+        for _, d in found.values():
+            deps.add(d)
+        items = ", ".join(f"{k!r}: {code}" for k, (code, _) in found.items())
+        self.assign(nodes.Name(node.target, "store", lineno=node.lineno),
+                    f"module({{{items}}})", deps, node, alias_source=nodes.Const(None))
+
+    def stmt_Extends(self, node: nodes.Extends) -> None:
+        raise self.state.error(node, "{% extends %} must be a top-level tag")
+
 
 def compile_ir(jenv: jinja2.Environment, source: str, name: str | None = None,
                filename: str | None = None) -> TemplateIR:
