@@ -153,18 +153,22 @@ class ModuleWriter:
     def for_slot(self, index: int, slot: ForSlot) -> str:
         iter_fn = self.fn(slot.iter_code)
         target_reg = slot.target_reg
-        target_fn = "None" if target_reg >= 0 else self.stmt_fn(slot.target, "it, F")
+        target_fn = "None" if target_reg >= 0 else self.stmt_fn(slot.target, "it, frame")
         filter_fn = self.fn(slot.filter_code) if slot.filter_code else "None"
         body = self.node(slot.body)
         leaves = ", ".join(self.leaf(leaf) for leaf in slot.leaves)
         body_deps = slot.body.deps()
         outer = body_deps.outer(slot.level)
         key_slot = self.key_slot(slot.body)
+        # by keyword: sixteen arguments, several of the same type (see _core.pyi)
         desc = (
-            f"_core.ForDesc({index}, {slot.level}, {iter_fn}, {target_fn}, {target_reg},"
-            f" {filter_fn}, {slot.frame_size}, {slot.loop_reg}, {body}, ({leaves}{',' if leaves else ''}),"
-            f" {slot.sequential!r}, {masks(slot.iter_deps)}, {masks(outer)},"
-            f" {slot.iter_deps.volatile!r}, {key_slot}, R.loop_factory())"
+            f"_core.ForDesc(index={index}, level={slot.level}, iter_fn={iter_fn},"
+            f" target_fn={target_fn}, target_reg={target_reg}, filter_fn={filter_fn},"
+            f" frame_size={slot.frame_size}, loop_reg={slot.loop_reg}, body={body},"
+            f" leaves=({leaves}{',' if leaves else ''}), sequential={slot.sequential!r},"
+            f" masks={masks(slot.iter_deps)}, body_outer={masks(outer)},"
+            f" volatile={slot.iter_deps.volatile!r}, key_slot={key_slot},"
+            f" loop_factory=R.loop_factory())"
         )
         if slot.recursive_id < 0:
             return desc

@@ -279,14 +279,14 @@ class Compiler:
         return deps
 
     def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
-        """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""
+        """Define loop target names; returns (python assignment of ``it`` into ``frame``, reg)."""
         if isinstance(target, nodes.Name):
             ref = self.state.scopes.define(target.name, "var")
-            return f"F[{ref.reg}] = it", ref.reg
+            return f"frame[{ref.reg}] = it", ref.reg
 
         def pattern(t: nodes.Node) -> str:
             if isinstance(t, nodes.Name):
-                return f"F[{self.state.scopes.define(t.name, 'var').reg}]"
+                return f"frame[{self.state.scopes.define(t.name, 'var').reg}]"
             if isinstance(t, nodes.Tuple):
                 return "(" + "".join(pattern(item) + ", " for item in t.items) + ")"
             raise self.state.error(t, "unsupported loop target")

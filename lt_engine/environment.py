@@ -15,6 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from . import _core
+from .precompiled import load_dir
 from .runtime import Runtime
 
 # What load_compiled does with a precompiled template whose sources changed since.
@@ -136,7 +137,8 @@ class Environment:
     def _compile(self, jenv: jinja2.Environment, source: str, name: str | None,
                  filename: str | None) -> tuple[str, dict[str, str]]:
         """(module source, {source name: sha256} of every source compiled from)."""
-        # Imported here: loading precompiled templates must not import the compiler.
+        # Imported on first compile, not to break a cycle (there is none: compiler and codegen
+        # never import this module) but so that loading precompiled templates stays cheap.
         from .codegen import generate
         from .compiler import Compiler
 
@@ -217,9 +219,20 @@ class Environment:
         :class:`~lt_engine.precompiled.PrecompiledError` when the directory is not a compiled
         one, or was compiled by another format version or with other jinja2 options.
         """
-        from .precompiled import load_dir
-
-        templates = load_dir(self, Path(path), on_stale=on_stale,
-                             source_dir=Path(source_dir) if source_dir is not None else None)
+        loaded = load_dir(self.jinja, Path(path), on_stale=on_stale,
+                          source_dir=Path(source_dir) if source_dir is not None else None)
+        templates = {
+            name: Template(self, item.desc, None, name, dependencies=item.dependencies,
+                           loader=item.loader, module_path=item.module_path,
+                           deferred=None if item.desc is not None else
+                           self._compile_later(item.loader, name))
+            for name, item in loaded.items()
+        }
         self._compiled.update(templates)
         return templates
+
+    def _compile_later(self, loader: jinja2.BaseLoader | None, name: str
+                       ) -> Callable[[], Template]:
+        # Compiled on first use, not now: filters registered after loading are known by then.
+        assert loader is not None
+        return lambda: self.compile_from(loader, name)

@@ -40,7 +40,7 @@ import jinja2
 from .runtime import FORMAT_VERSION, Runtime, source_hash
 
 if TYPE_CHECKING:
-    from .environment import Environment, Stale, Template
+    from .environment import Environment, Stale
 
 logger = logging.getLogger("lt_engine")
 
@@ -296,43 +296,46 @@ def read_manifest(out_dir: Path) -> Manifest:
     return Manifest(path, package, module.SOURCE_DIR, module.OPTIONS, module.TEMPLATES)
 
 
-def load_dir(env: Environment, out_dir: Path, *, on_stale: Stale = "error",
-             source_dir: Path | None = None) -> dict[str, Template]:
-    """What :meth:`Environment.load_compiled` does."""
-    from .environment import Template
+@dataclass(frozen=True)
+class Loaded:
+    """One template of a compiled directory, as :meth:`Environment.load_compiled` receives it.
 
+    ``desc`` is None for a stale template to be compiled from source on first use
+    (``on_stale="recompile"``)."""
+
+    desc: Any
+    dependencies: dict[str, str]
+    loader: jinja2.BaseLoader | None
+    module_path: Path | None
+
+
+def load_dir(jenv: jinja2.Environment, out_dir: Path, *, on_stale: Stale = "error",
+             source_dir: Path | None = None) -> dict[str, Loaded]:
+    """What :meth:`Environment.load_compiled` does, short of making the Template objects."""
     if on_stale not in ("error", "recompile", "ignore"):
         raise ValueError(f"on_stale must be 'error', 'recompile' or 'ignore', not {on_stale!r}")
     manifest = read_manifest(out_dir)
-    _check_options(manifest, env.jinja, out_dir)
+    _check_options(manifest, jenv, out_dir)
     if source_dir is None and manifest.source_dir is not None:
         source_dir = out_dir / manifest.source_dir
     loader = None
     stale: dict[str, list[str]] = {}
     if source_dir is not None and source_dir.is_dir():
         loader = jinja2.FileSystemLoader(str(source_dir))
-        stale = _stale(manifest, loader, env.jinja)
+        stale = _stale(manifest, loader, jenv)
     if stale and on_stale == "error":
         raise StaleTemplateError(_stale_message(stale, out_dir, source_dir), sorted(stale))
-    templates: dict[str, Template] = {}
+    loaded: dict[str, Loaded] = {}
     for name, (module_stem, deps) in manifest.templates.items():
         if name in stale and on_stale == "recompile" and loader is not None:
             logger.warning("lt_engine: %s is stale (%s changed); compiling it from source",
                            name, ", ".join(stale[name]))
-            templates[name] = Template(env, None, None, name, dependencies=deps, loader=loader,
-                                       deferred=_deferred(env, loader, name))
+            loaded[name] = Loaded(None, deps, loader, None)
             continue
         path = out_dir / (module_stem + ".py")
         module = _import(f"{manifest.package}.{module_stem}", path)
-        desc = module.build(env.jinja, Runtime)
-        templates[name] = Template(env, desc, None, name, dependencies=deps, loader=loader,
-                                   module_path=path)
-    return templates
-
-
-def _deferred(env: Environment, loader: jinja2.BaseLoader, name: str) -> Any:
-    # Compiled on first use, not now: filters registered after loading are known by then.
-    return lambda: env.compile_from(loader, name)
+        loaded[name] = Loaded(module.build(jenv, Runtime), deps, loader, path)
+    return loaded
 
 
 def _check_options(manifest: Manifest, jenv: jinja2.Environment, out_dir: Path) -> None:

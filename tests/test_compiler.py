@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import jinja2
@@ -128,3 +129,33 @@ def test_loop_body_reads_are_leaves_of_the_loop_level() -> None:
         ((( 0, "title"),), None), ((), "index")
     ]
     assert result.top_names == ["todos", "title"]
+
+
+def _module_imports(path: Path) -> set[str]:
+    """The lt_engine modules ``path`` imports when it is imported (not for type checking)."""
+    found: set[str] = set()
+    for stmt in ast.parse(path.read_text()).body:  # top level only: run at import time
+        if isinstance(stmt, ast.ImportFrom) and stmt.level == 1:
+            if stmt.module:
+                found.add(stmt.module.split(".")[0])
+            else:
+                found.update(alias.name for alias in stmt.names)
+    return found
+
+
+def test_engine_modules_import_one_way() -> None:
+    package = Path(lt_engine.__file__).parent
+    graph = {p.stem: _module_imports(p) for p in package.glob("*.py")}
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, "import cycle: " + " -> ".join((*path, module))
+        if module in done or module not in graph:
+            return
+        for imported in graph[module]:
+            visit(imported, (*path, module))
+        done.add(module)
+
+    for module in graph:
+        visit(module, ())
+    assert "compiler" not in graph["environment"] and "codegen" not in graph["precompiled"]
