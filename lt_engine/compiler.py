@@ -1,12 +1,46 @@
-"""Jinja2 template AST -> slot-tree IR.
+"""Jinja2 template AST -> slot-tree IR: the statement stage of the compiler.
 
-The template is parsed by jinja2 itself (``Environment.parse``); this module walks the resulting
-statement nodes.  Output text becomes statics, ``{{ … }}`` becomes an expression slot, ``{% if %}``
-a branch slot, ``{% for %}`` a range slot (plus an else slot).  ``{% with %}`` is inlined, and so
-are includes and blocks (see :mod:`lt_engine.composition`), so their content is as live as the
-rest; macros, ``{% call %}``, ``{% filter %}`` and block ``{% set %}`` render to one string.  Anything
-that cannot be made live exactly as jinja2 renders it is a :class:`~lt_engine.errors.CompileError`
-naming the template, line and construct.
+How the compiler works
+----------------------
+One pipeline, as Jinja2's own (lexer -> parser -> nodes -> idtracking -> codegen -> runtime),
+each stage in its own file, one template followed through it::
+
+    <h1>{{ title }}</h1><ul>{% for t in todos %}<li id="{{ t.id }}">{{ t.title|upper }}</li>{% endfor %}</ul>
+
+1. **Parse** (jinja2's ``Environment.parse``, via :class:`~lt_engine.compile_state.CompileState`,
+   which also records every source read): jinja2's own AST, never a hand-written lexer.
+2. **Inheritance** (:mod:`lt_engine.composition`): ``{% extends %}`` is resolved into the root
+   template's statements, each block with its chain of overrides; here there is none, so the
+   body comes back as one located statement list.
+3. **Statements** (this module, :class:`Compiler`): output text becomes statics, ``{{ }}`` an
+   expression slot, ``{% if %}`` a branch slot, ``{% for %}`` a range slot.  The root node gets
+   statics ``['<h1>', '</h1><ul>', '</ul>']``; the loop, being at the top level, sits in a
+   node of its own (``docs/protocol.md`` rule 3a) whose body has statics
+   ``['<li id="', '">', '</li>']``.  ``{% with %}``, includes and blocks are inlined, so their
+   content is as live as the rest; macros, ``{% call %}``, ``{% filter %}``, block ``{% set %}``,
+   ``self.block()`` and the nested levels of a recursive loop render to one string slot.
+4. **Names and leaves** (:mod:`lt_engine.scope`, the idtracking of this pipeline): ``title`` and
+   ``todos`` get registers 1 and 2 of the top frame; ``t`` register 0 of the loop's frame.  Each
+   data path read becomes a *leaf* of its scope: ``title`` and ``todos`` at the top, ``t.id``
+   and ``t.title`` in the loop.
+5. **Expressions** (:mod:`lt_engine.expressions`): ``t.title|upper`` becomes
+   ``F['upper'](gad(S[1][0], 'title'))`` with deps ``{1: 0b10}`` (leaf 1 of level 1); the slot
+   is re-evaluated only when that leaf changes.
+6. **IR** (:mod:`lt_engine.ir`): the result, complete — nodes, slots, leaves, macros,
+   constants, the hashes of the sources (:class:`~lt_engine.ir.TemplateIR`).
+7. **Code generation** (:mod:`lt_engine.codegen`): a Python module whose ``build(env, R)`` binds
+   the names of :data:`lt_engine.runtime.BOUND_NAMES`, defines one function per slot
+   (``def f4(S): return F['upper'](gad(S[1][0], 'title'))``) and returns the descriptors
+   (``_core.NodeDesc``, ``_core.ForDesc(index=0, level=1, …, key_slot=0, …)``, declared in
+   ``_core.pyi``).  Executed in memory by :class:`~lt_engine.Environment`, or written to disk
+   by ``livetemplate compile`` (:mod:`lt_engine.precompiled`).
+8. **Runtime** (:mod:`lt_engine.runtime`, ``_core.pyx``): the helpers the functions call, and
+   the Cython core that renders, mounts and diffs the descriptor tree: mounted with one todo,
+   the tree is ``{"s": ["<h1>", "</h1><ul>", "</ul>"], "0": "T", "1": {"s": ["", ""],
+   "0": {"s": ['<li id="', '">', '</li>'], "d": [{"0": "1", "1": "A"}], "m": {"idKey": "0"}}}}``.
+
+Anything that cannot be made live exactly as jinja2 renders it is a
+:class:`~lt_engine.errors.CompileError` naming the template, line and construct, and why.
 """
 
 from __future__ import annotations
