@@ -11,6 +11,7 @@ Actions take a ``random.Random`` so that what they touch varies between rounds (
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import random
 from collections.abc import Callable
@@ -37,6 +38,11 @@ class Workload:
     # with action + undo, each followed by an update, so a reset round measures a live page in
     # its steady state rather than the one-off lazy set-up of the first update after mount.
     undo: Callable[[Data], set[str]] | None = None
+    # Goals (bench.report's targets).  ``goal`` set: the row is a page as users write it, and the
+    # speed-up that must reach it is the one without a ``changed=`` hint (the engine finds the
+    # change itself); unset: the default targets on the hinted figure.
+    goal: float | None = None
+    size_goal: float = 1.5
 
     @property
     def label(self) -> str:
@@ -188,6 +194,83 @@ def w4t_action(data: Data, rng: random.Random) -> set[str]:
     return {"log"}
 
 
+# --- Pages as users write them (issue 11) ----------------------------------------------------
+# The rows above are dicts in loops keyed by a ``data-key`` slot, and W3 keys every row and cell
+# by position: shapes chosen for the engine.  These rows are the same pages as Python apps
+# usually write them: rows are dataclass instances, loops have no key attribute or an id with a
+# prefix, a grid is a list of lists of ints.  No ``changed=`` hint is needed (the report's auto
+# column); each action mutates the data in place.
+
+
+@dataclass
+class Todo:
+    id: int
+    title: str
+    done: bool
+
+
+@dataclass
+class Message:
+    id: int
+    user: str
+    text: str
+
+
+def _todos_as(make: Callable[[dict[str, Any]], Any]) -> Callable[[], Data]:
+    def build() -> Data:
+        data = w2_build()
+        data["todos"] = [make(t) for t in data["todos"]]
+        return data
+
+    return build
+
+
+w2obj_build = _todos_as(lambda t: Todo(**t))
+
+
+def w2obj_action(data: Data, rng: random.Random) -> set[str]:
+    todo = data["todos"][rng.randrange(len(data["todos"]))]
+    todo.done = not todo.done
+    data["remaining"] += -1 if todo.done else 1
+    return {"todos", "remaining"}
+
+
+W2_PREFIX_TEMPLATE = W2_TEMPLATE.replace('data-key="{{ t.id }}"', 'id="todo-{{ t.id }}"')
+W2_NOKEY_TEMPLATE = W2_TEMPLATE.replace('data-key="{{ t.id }}" ', "")
+
+W3_PLAIN_TEMPLATE = (
+    "<table>{% for row in rows %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>"
+    "{% endfor %}</table>"
+)
+
+
+def w3plain_action(data: Data, rng: random.Random) -> set[str]:
+    rows = data["rows"]
+    for pos in rng.sample(range(W3_SIZE * W3_SIZE), W3_CELLS_PER_ACTION):
+        r, c = divmod(pos, W3_SIZE)
+        rows[r][c] += 1
+    return {"rows"}
+
+
+W4_PLAIN_TEMPLATE = (
+    '<ul id="log">{% for m in log %}<li><b>{{ m.user }}</b>: {{ m.text }}</li>{% endfor %}</ul>'
+)
+
+
+def w4plain_build() -> Data:
+    return {"log": [Message(**w4_message(i)) for i in range(W4_MESSAGES)]}
+
+
+def w4plain_action(data: Data, rng: random.Random) -> set[str]:
+    log = data["log"]
+    log.append(Message(**w4_message(log[-1].id + 1 if log else 0)))
+    return {"log"}
+
+
+def w2objt_build() -> Data:
+    return track(w2obj_build())
+
+
 WORKLOADS: tuple[Workload, ...] = (
     Workload("W1", "counter", W1_TEMPLATE, w1_build, w1_action),
     Workload("W2", "todo-1k", W2_TEMPLATE, w2_build, w2_action),
@@ -196,7 +279,18 @@ WORKLOADS: tuple[Workload, ...] = (
     Workload("W2t", "todo-1k tracked", W2_TEMPLATE, w2t_build, w2_action),
     Workload("W4t", "append tracked", W4_TEMPLATE, w4t_build, w4t_action, reset_each_round=True,
              undo=w4_undo),
+    Workload("W2-obj", "dataclass todos", W2_TEMPLATE, w2obj_build, w2obj_action, goal=40),
+    Workload("W2-prefix", 'id="todo-…" todos', W2_PREFIX_TEMPLATE, w2_build, w2_action, goal=40),
+    Workload("W2-nokey", "dataclass todos, no key", W2_NOKEY_TEMPLATE, w2obj_build, w2obj_action,
+             goal=40),
+    Workload("W3-plain", "100x100 ints, no keys", W3_PLAIN_TEMPLATE, w3_build, w3plain_action,
+             goal=60, size_goal=2.5),
+    Workload("W4-plain", "dataclass log, no keys", W4_PLAIN_TEMPLATE, w4plain_build,
+             w4plain_action, reset_each_round=True, undo=w4_undo, goal=40),
+    Workload("W2-obj-t", "dataclass todos tracked", W2_TEMPLATE, w2objt_build, w2obj_action,
+             goal=200),
 )
+
 
 
 def get(key: str) -> Workload:
@@ -226,6 +320,8 @@ def leaf_changes(before: Any, after: Any) -> Any:
     """
     if type(before) is not type(after):
         return after
+    if dataclasses.is_dataclass(after) and not isinstance(after, type):
+        before, after = _fields(before), _fields(after)
     if isinstance(after, dict):
         out: dict[str, Any] = {}
         for k, v in after.items():
@@ -254,8 +350,21 @@ def leaf_changes(before: Any, after: Any) -> Any:
     return UNCHANGED if before == after else after
 
 
+def _fields(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+
+
+class _Encoder(json.JSONEncoder):
+    """JSON for the changed-values baseline: a new dataclass row is sent as its fields."""
+
+    def default(self, o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return _fields(o)
+        return super().default(o)
+
+
 # Built once, as a server would: json.dumps with options makes a new encoder per call.
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+_encode = _Encoder(separators=(",", ":")).encode
 
 
 def compact_json(value: Any) -> str:

@@ -13,6 +13,8 @@ def make_accessors(env):
     if getattr(env, "sandboxed", False):
         return slow_getattr, slow_getattr, slow_getitem
 
+    cdef bint attrs = fast_attrs(env)
+
     def gad(obj, name):
         cdef PyObject* found
         if plain_dict(obj):
@@ -20,6 +22,10 @@ def make_accessors(env):
             if found is not NULL:
                 return <object>found
             return undefined(obj=obj, name=name)
+        if attrs:
+            value = obj_attr(obj, name)
+            if value is not _NOATTR:
+                return value
         return slow_getattr(obj, name)
 
     def gi(obj, key):

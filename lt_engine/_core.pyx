@@ -33,7 +33,7 @@ from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 import json
 
-from jinja2 import Undefined
+from jinja2 import Environment as _JinjaEnvironment, Undefined
 from jinja2.runtime import new_context as _new_context
 from markupsafe import Markup, escape as _mk_escape
 
@@ -50,6 +50,10 @@ cdef extern from "Python.h":
     # the raw C call: borrowed result, NULL when missing (or on error, see PyErr_Occurred)
     PyObject* dict_lookup "PyDict_GetItemWithError"(PyObject* mapping, PyObject* key)
     PyObject* PyErr_Occurred()
+    # a new reference, or NULL with an exception set
+    PyObject* raw_getattr "PyObject_GetAttr"(PyObject* obj, PyObject* name)
+    void PyErr_Clear()
+    void Py_DECREF(PyObject* obj)
 
 
 # the epoch counter itself: reading it beats a Python call per tracked range
@@ -58,8 +62,9 @@ cdef list _SHARED_EPOCH = _shared_epoch
 cdef enum:
     LEAF_OTHER = 0
     LEAF_ITEM = 1  # the loop item itself
-    LEAF_DICT_KEY = 2  # item.key / item["key"] where key is no dict attribute
+    LEAF_DICT_KEY = 2  # item["key"] where key is no dict attribute
     LEAF_LOOP = 3  # loop.index and friends
+    LEAF_ATTR = 4  # item.key where key is no dict attribute: a dict key, or an object's attribute
 
 cdef int K_EXPR = 0
 cdef int K_IF = 1
@@ -94,6 +99,7 @@ MISSING = _Sentinel("MISSING")
 UNSTABLE = _Sentinel("UNSTABLE")
 
 cdef object _MISSING = MISSING
+cdef object _NOATTR = _Sentinel("NOATTR")
 cdef object _UNSTABLE = UNSTABLE
 cdef type _Markup = Markup
 cdef type _Undefined = Undefined  # exactly jinja2's: renders as "" (subclasses may not)
@@ -106,6 +112,42 @@ cdef type _TrackedList = TrackedList
 cdef inline bint plain_dict(object obj):
     """A dict whose item lookup and attributes are the built-in ones."""
     return type(obj) is dict or type(obj) is _TrackedDict
+
+# ---------------------------------------------------------------------------------------------
+# Objects' attributes in C
+#
+# jinja2 reads ``x.name`` as ``getattr(x, name)``, then ``x[name]``, then Undefined.  For the
+# objects rows are usually made of (dataclasses, plain and slotted objects, named tuples, attrs
+# and pydantic models, ORM rows) the first step succeeds, and doing it from C instead of through
+# ``Environment.getattr`` is most of the cost of a scan.  Properties and descriptors still run.
+# Whenever the C read raises, the caller takes jinja2's own path, so only the speed differs.
+
+cdef object _jinja_getattr = _JinjaEnvironment.getattr
+cdef object _attr_env_type = None
+cdef bint _attr_env_fast = False
+
+
+cdef inline bint fast_attrs(object env):
+    """Whether ``env`` reads attributes as jinja2 itself does (a sandbox or an override of
+    ``getattr`` keeps its own rules, and its own slow path)."""
+    global _attr_env_type, _attr_env_fast
+    cdef object t = type(env)
+    if t is not _attr_env_type:
+        _attr_env_fast = getattr(t, "getattr", None) is _jinja_getattr
+        _attr_env_type = t
+    return _attr_env_fast
+
+
+cdef inline object obj_attr(object obj, object name):
+    """``getattr(obj, name)``, or NOATTR when that raises (then ask jinja2)."""
+    cdef PyObject* found = raw_getattr(<PyObject*>obj, <PyObject*>name)
+    if found == NULL:
+        PyErr_Clear()
+        return _NOATTR
+    value = <object>found
+    Py_DECREF(found)
+    return value
+
 
 cdef inline object slot_key(Py_ssize_t i):
     if i < 1024:
@@ -121,6 +163,7 @@ include "_render.pxi"
 include "_trees.pxi"
 include "_update.pxi"
 include "_ranges.pxi"
+include "_unkeyed.pxi"
 include "_access.pxi"
 
 

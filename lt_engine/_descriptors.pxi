@@ -82,6 +82,7 @@ cdef class ForDesc(Entry):
     cdef public tuple key_prefix  # bindings the key slot may read, run before it
     cdef public bint by_identity  # the body reads only the item itself (and loop positions)
     cdef public bint uses_length  # some leaf depends on the loop's length (last, revindex, …)
+    cdef public bint keeps_objs  # its RangeState keeps the item objects (see RangeState.objs)
     # The leaves as C arrays for the per-item scan: LEAF_* code, and the dict key or loop attr.
     cdef int* lcode
     cdef PyObject** lkey
@@ -136,7 +137,9 @@ cdef class ForDesc(Entry):
             elif leaf.root == target_reg and leaf.nsteps == 0:
                 self.lcode[k] = LEAF_ITEM
             elif leaf.root == target_reg and leaf.nsteps == 1 and leaf.fast0:
-                self.lcode[k] = LEAF_DICT_KEY
+                # item.name reads an attribute of an object (jinja2: getattr first); item["k"]
+                # (getitem first) takes the fast path only on dicts
+                self.lcode[k] = LEAF_ATTR if leaf.kind0 == 0 else LEAF_DICT_KEY
                 self.lkey[k] = <PyObject*>leaf.key0  # kept alive by self.leaves
             else:
                 self.lcode[k] = LEAF_OTHER
@@ -146,6 +149,7 @@ cdef class ForDesc(Entry):
                                                    and (<LeafDesc>leaf).nsteps == 0)
                     for leaf in leaves)
         )
+        self.keeps_objs = self.by_identity or key_slot < 0
         if key_slot >= 0:
             key_desc = body.slots[key_slot]
             for level_, mask in key_desc.masks:

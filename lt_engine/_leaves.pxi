@@ -5,7 +5,7 @@
 
 
 cdef object read_path(object obj, tuple steps, object env):
-    cdef object kind, key, fast
+    cdef object kind, key, fast, found_obj
     cdef PyObject* found
     for step in steps:
         kind, key, fast = <tuple>step
@@ -24,6 +24,11 @@ cdef object read_path(object obj, tuple steps, object env):
                 continue
             except IndexError:
                 return _MISSING
+        elif kind == 0 and type(key) is str and fast_attrs(env):
+            found_obj = obj_attr(obj, key)
+            if found_obj is not _NOATTR:
+                obj = found_obj
+                continue
         try:
             obj = env.getattr(obj, key) if kind == 0 else env.getitem(obj, key)
         except Exception:
@@ -56,12 +61,19 @@ cdef inline object read_leaf(LeafDesc leaf, object root, object env):
     cdef PyObject* found
     if leaf.nsteps == 0:
         return leaf_value(root)
-    if leaf.nsteps == 1 and plain_dict(root) and (leaf.fast0 or leaf.kind0 == 1):
-        found = PyDict_GetItemWithError(root, leaf.key0)
-        if found is not NULL:
-            return leaf_value(<object>found)
-        if leaf.fast0:
-            return _MISSING
+    cdef object value
+    if leaf.nsteps == 1:
+        if plain_dict(root):
+            if leaf.fast0 or leaf.kind0 == 1:
+                found = PyDict_GetItemWithError(root, leaf.key0)
+                if found is not NULL:
+                    return leaf_value(<object>found)
+                if leaf.fast0:
+                    return _MISSING
+        elif leaf.kind0 == 0 and type(leaf.key0) is str and fast_attrs(env):
+            value = obj_attr(root, leaf.key0)
+            if value is not _NOATTR:
+                return leaf_value(value)
     return read_path(root, leaf.steps, env)
 
 
@@ -140,15 +152,29 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
     cdef int* lcode = d.lcode
     cdef PyObject** lkey = d.lkey
     cdef bint is_dict = plain_dict(it)
+    cdef bint attrs = not is_dict and fast_attrs(env)
+    cdef object value
     for k in range(count):
         old_k = PyList_GET_ITEM(old, off + k)
         code = lcode[k]
-        if code == LEAF_DICT_KEY and is_dict:
+        if (code == LEAF_DICT_KEY or code == LEAF_ATTR) and is_dict:
             found = dict_lookup(<PyObject*>it, lkey[k])
             if found == old_k:
                 continue
             if found == NULL and PyErr_Occurred() != NULL:
                 return -1
+        elif code == LEAF_ATTR and attrs:
+            found = raw_getattr(<PyObject*>it, lkey[k])
+            if found == old_k:
+                Py_DECREF(found)
+                continue
+            if found != NULL:
+                value = <object>found
+                Py_DECREF(found)
+                if not same_leaf(<object>old_k, leaf_value(value)):
+                    mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+                continue
+            PyErr_Clear()  # jinja2's own path below: getitem next, else Undefined
         elif code == LEAF_ITEM:
             if <PyObject*>it == old_k:
                 continue

@@ -165,9 +165,12 @@ cdef RangeState render_range(ForDesc d, list S):
         states[i] = st
     rs.items = states
     rs.leaves = flat
-    assign_keys(d, states, None)
-    if d.by_identity:
-        rs.snap = make_snap(items)
+    if d.key_slot >= 0:
+        assign_keys(d, states, None)
+    else:
+        number_items(rs, states)
+    if d.keeps_objs:
+        rs.objs = list(items)
     remember_tracked(rs, items)
     return rs
 
@@ -179,12 +182,3 @@ cdef inline void remember_tracked(RangeState rs, list items):
         rs.epoch = _SHARED_EPOCH[0]
     else:
         rs.tracked = None
-
-
-cdef list make_snap(list items):
-    cdef list snap = list(items)
-    cdef Py_ssize_t i
-    for i in range(len(snap)):
-        if not is_stable_type(snap[i]):
-            snap[i] = _UNSTABLE
-    return snap

@@ -26,7 +26,11 @@ cdef class RangeState:
     cdef public dict by_key  # key -> ItemState, built when an update first needs it
     # the leaves of every item, item after item (nleaves each): one contiguous scan per update
     cdef public list leaves
-    cdef public list snap  # for by-identity ranges: each item, or UNSTABLE when mutable
+    # The item objects of the last update, for by-identity ranges (a grid of numbers: compared
+    # by identity) and ranges with no key attribute (items are recognised by identity when they
+    # move); None for other ranges.
+    cdef public list objs
+    cdef public Py_ssize_t next_key  # ranges with no key attribute: the next item key to give
     # for ranges over a TrackedList: the list, its version and the shared epoch last seen
     cdef public object tracked
     cdef public Py_ssize_t seen
@@ -65,11 +69,31 @@ cdef inline bint same_leaf(object a, object b):
 
 
 cdef str escape_str(str s):
-    """markupsafe.escape for an exact str, returning ``s`` itself when nothing needs escaping."""
+    """markupsafe.escape for an exact str (the same five replacements), returning ``s`` itself
+    when nothing needs escaping.  markupsafe's own costs a Python call and a Markup per value."""
     cdef Py_UCS4 ch
+    cdef bint amp = False, lt = False, gt = False, dq = False, sq = False
     for ch in s:
-        if ch == u'&' or ch == u'<' or ch == u'>' or ch == u'"' or ch == u"'":
-            return str(_mk_escape(s))
+        if ch == u'&':
+            amp = True
+        elif ch == u'<':
+            lt = True
+        elif ch == u'>':
+            gt = True
+        elif ch == u'"':
+            dq = True
+        elif ch == u"'":
+            sq = True
+    if amp:
+        s = s.replace(u"&", u"&amp;")
+    if gt:
+        s = s.replace(u">", u"&gt;")
+    if lt:
+        s = s.replace(u"<", u"&lt;")
+    if sq:
+        s = s.replace(u"'", u"&#39;")
+    if dq:
+        s = s.replace(u'"', u"&#34;")
     return s
 
 

@@ -60,6 +60,27 @@ cdef void assign_keys(ForDesc d, list states, dict taken) except *:
         st.explicit = d.key_slot < 0 or k != st.vals[d.key_slot]
 
 
+cdef void number_items(RangeState rs, list states) except *:
+    """Keys for items of a range with no key attribute: the range's next numbers.  An item keeps
+    its key for as long as it lives, whatever changes in it (see _unkeyed.pxi)."""
+    cdef ItemState st
+    for obj in states:
+        st = <ItemState>obj
+        st.key = slot_key(rs.next_key)
+        st.explicit = True
+        rs.next_key += 1
+
+
+cdef void key_new_items(ForDesc d, RangeState rs, list fresh) except *:
+    """Keys for items rendered anew by an update."""
+    if d.key_slot < 0:
+        number_items(rs, fresh)
+        return
+    if rs.by_key is None:
+        rs.by_key = {(<ItemState>x).key: x for x in rs.items}
+    assign_keys(d, fresh, rs.by_key)
+
+
 # ---------------------------------------------------------------------------------------------
 # Wire trees
 

@@ -106,13 +106,16 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
             if result is not _UNSTABLE:
                 rs.seen = (<object>items)._lt_version
                 return result
-    if d.by_identity and rs.snap is not None and not d.body.volatile:
+    if d.by_identity and rs.objs is not None and not d.body.volatile:
         result = update_by_identity(d, rs, items, S, CH)
         if result is not _UNSTABLE:
             return result
-    result = update_items(d, rs, items, S, CH)
-    if d.by_identity:
-        rs.snap = make_snap(items)
+    if d.key_slot < 0:
+        result = update_unkeyed(d, rs, items, S, CH)
+    else:
+        result = update_items(d, rs, items, S, CH)
+        if d.keeps_objs:
+            rs.objs = list(items)
     remember_tracked(rs, items)
     return result
 
@@ -122,18 +125,18 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
 cdef object update_by_identity(ForDesc d, RangeState rs, list items, list S, list CH):
     """Fast path for ranges whose body reads only the item (a grid of numbers): compare the
     items with the last ones by identity, and update just the positions that differ.  Returns
-    UNSTABLE when the general path is needed (length or keys changed, outer values changed)."""
-    cdef list snap = rs.snap
-    cdef list old = rs.items
+    UNSTABLE when the general path is needed (length or keys changed, outer values changed).
+    A mutable item (a row of a grid) may have changed in place, so it is always looked at."""
+    cdef list objs = rs.objs
     cdef Py_ssize_t i, n = len(items)
-    if n != len(snap) or affected(d.body_outer, CH):
+    if n != len(objs) or affected(d.body_outer, CH):
         return _UNSTABLE
     cdef list dirty = []
+    cdef PyObject* it
     for i in range(n):
-        if PyList_GET_ITEM(items, i) != PyList_GET_ITEM(snap, i):
+        it = PyList_GET_ITEM(items, i)
+        if it != PyList_GET_ITEM(objs, i) or not is_stable_type(<object>it):
             dirty.append(i)
-            it = items[i]
-            snap[i] = it if is_stable_type(it) else _UNSTABLE
     if not dirty:
         return None
     return update_positions(d, rs, items, dirty, S, CH)
@@ -167,12 +170,10 @@ cdef object update_tracked(ForDesc d, RangeState rs, list items, list dirty, lis
         append_leaves(d, it, frame, i, n, env, rs.leaves)
         st.pos = i
         fresh.append(st)
-    if rs.by_key is None:
-        rs.by_key = {(<ItemState>x).key: x for x in rs.items}
-    assign_keys(d, fresh, rs.by_key)
+    key_new_items(d, rs, fresh)
     rs.items.extend(fresh)
-    if d.by_identity and rs.snap is not None:
-        rs.snap.extend(make_snap(items[m:]))
+    if rs.objs is not None:
+        rs.objs.extend(items[m:])
     ops = ops or []
     ops.append([OP_APPEND, [item_tree(<ItemState>x) for x in fresh]])
     return ops
@@ -184,8 +185,10 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
                              list CH, Py_ssize_t n=-1):
     """Update the items at the ``dirty`` positions of a range whose order did not change
     (``n``: the length loop positions count with, by default ``len(items)``).  Returns
-    UNSTABLE, having changed nothing, when a key changed (general path)."""
+    UNSTABLE, having changed nothing, when a key changed (general path).  An item of a range
+    with no key attribute keeps its key whatever changes in it."""
     cdef list old = rs.items
+    cdef list objs = rs.objs
     cdef Py_ssize_t i
     if n < 0:
         n = len(items)
@@ -196,7 +199,7 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     for i in dirty:
         o = <ItemState>old[i]
         item_mask_fast(d, items[i], None, i, n, rs.leaves, i * d.nleaves, env, &ch)
-        if ch and (d.key_slot < 0 or (ch & d.key_mask_c)):
+        if ch and d.key_slot >= 0 and (ch & d.key_mask_c):
             return _UNSTABLE  # the key changes: match by key in the general path
         masks.append(ch)
     cdef list ops = []
@@ -205,6 +208,8 @@ cdef object update_positions(ForDesc d, RangeState rs, list items, list dirty, l
     for j in range(len(dirty)):
         i = dirty[j]
         it = items[i]
+        if objs is not None:
+            objs[i] = it
         ch = masks[j]
         if not ch:
             continue

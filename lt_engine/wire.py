@@ -11,6 +11,7 @@ only the changed slots; a changed range is a list of ops (see ``OP_*``) or a who
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 STATICS = "s"
@@ -26,7 +27,35 @@ OP_PREPEND = "p"  # ["p", [items], statics?]
 OP_INSERT = "i"  # ["i", after_key, item]
 OP_REORDER = "o"  # ["o", [keys]]  (every remaining key, in the new order)
 
+# Item keys.  An item's key is the value of the slot inside the first key attribute of its
+# statics, with or without static text around it: data-key="{{ t.id }}", id="todo-{{ t.id }}",
+# data-key='row-{{ r.id }}-x'.  The rule is these two patterns (the text before the slot ends
+# inside the attribute's value; the text after it closes the value with the same quote), copied
+# verbatim into livetemplate-client.js, which finds a row's element by the same rule
+# (tests/test_client_js.py checks the copy).
+KEY_HEAD = r"""(?:^|\s)(data-key|data-lvt-key|id|key)=(["'])([^"'<>]*)$"""
+KEY_TAIL = r"""^([^"'<>]*)(["'])"""
+_KEY_HEAD = re.compile(KEY_HEAD)
+_KEY_TAIL = re.compile(KEY_TAIL)
+
 Tree = dict[str, Any]
+
+
+def key_attribute(before: str, after: str) -> tuple[str, str, str] | None:
+    """``(attribute, prefix, suffix)`` when a slot between the static texts ``before`` and
+    ``after`` is the whole dynamic part of a key attribute's value; else None."""
+    head = _KEY_HEAD.search(before)
+    if head is None:
+        return None
+    tail = _KEY_TAIL.match(after)
+    if tail is None or tail.group(2) != head.group(2):
+        return None
+    return head.group(1), head.group(3), tail.group(1)
+
+
+def opens_key_attribute(before: str) -> bool:
+    """Whether the static text ``before`` a slot ends inside a key attribute's value."""
+    return _KEY_HEAD.search(before) is not None
 
 
 class ProtocolError(ValueError):

@@ -38,6 +38,14 @@ def test_client_mirrors_the_wire_names() -> None:
         assert f"kind === '{op}'" in SOURCE, op
 
 
+def test_client_finds_rows_by_the_engines_key_attribute_rule() -> None:
+    # One rule for both sides: the client's patterns are wire.py's, verbatim.
+    for name, pattern in (("KEY_HEAD", wire.KEY_HEAD), ("KEY_TAIL", wire.KEY_TAIL)):
+        found = re.search(rf"const {name} = /(.*)/;", SOURCE)
+        assert found is not None, name
+        assert found.group(1) == pattern, name
+
+
 def test_app_serves_the_client() -> None:
     live = Application()
     live.add_template("hello", "<p>{{ name }}</p>")

@@ -9,8 +9,9 @@ import re
 import pytest
 
 import lt_engine
-from lt_engine.codegen import KEY_ATTR, literal
+from lt_engine.codegen import literal
 from lt_engine.runtime import BOUND_NAMES
+from lt_engine.wire import key_attribute
 
 SOURCE = "{% for t in todos %}<li data-key='{{ t.id }}'>{{ t.title|upper }}</li>{% endfor %}"
 
@@ -41,13 +42,21 @@ def test_nan_literal() -> None:
 
 
 @pytest.mark.parametrize(
-    ("static", "is_key"),
-    [('<li data-key="', True), ('<li id="', True), ('<li class="a" key="', True),
-     ('<li data-lvt-key="', True), ("<li data-key='", True), ('<li data-id="', False),
-     ('<li id=', False)],
+    ("before", "after", "expected"),
+    [('<li data-key="', '">', ("data-key", "", "")),
+     ('<li id="', '" class="x">', ("id", "", "")),
+     ('<li class="a" key="', '">', ("key", "", "")),
+     ('<li data-lvt-key="', '">', ("data-lvt-key", "", "")),
+     ("<li data-key='", "'>", ("data-key", "", "")),
+     ('<li id="todo-', '">', ("id", "todo-", "")),
+     ('<tr data-key="row-', '-x">', ("data-key", "row-", "-x")),
+     ('<li data-id="', '">', None),  # not a key attribute
+     ('<li id=', '>', None),  # unquoted
+     ('<li id="a-', '-', None),  # a second slot follows in the same value
+     ("<li id='", '">', None)],  # the quote does not close the value
 )
-def test_key_attributes(static: str, is_key: bool) -> None:
-    assert bool(KEY_ATTR.search(static)) is is_key
+def test_key_attributes(before: str, after: str, expected: tuple[str, str, str] | None) -> None:
+    assert key_attribute(before, after) == expected
 
 
 def test_repeated_expression_is_evaluated_once() -> None:

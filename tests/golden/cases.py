@@ -70,10 +70,39 @@ CASES: list[dict[str, Any]] = [
                   {"xs": [*range(1, 12), 0]}],
     },
     {
-        "name": "unkeyed_range_content_keys",
+        # No key attribute: items are numbered ("_k") and keep their number; the values only
+        # tell which item was inserted or removed.
+        "name": "unkeyed_range_positions",
         "source": "{% for m in log %}<li>{{ m }}</li>{% endfor %}",
         "steps": [{"log": ["hi", "there"]}, {"log": ["hi", "there", "hi"]},
                   {"log": ["there", "hi"]}, {"log": ["x", "there", "hi"]}],
+    },
+    {
+        # A changed item is an update of the same key, never remove + insert; an item removed
+        # or inserted in the middle is one "r" or "i".
+        "name": "unkeyed_rows_edited_in_place",
+        "source": "<ul>{% for t in todos %}<li class=\"{{ 'done' if t.done else 'open' }}\">"
+                  "{{ t.title }}</li>{% endfor %}</ul>",
+        "steps": [{"todos": TODOS},
+                  {"todos": [TODOS[0], {**TODOS[1], "done": False}, TODOS[2]]},
+                  {"todos": [TODOS[0], TODOS[2]]},
+                  {"todos": [TODOS[0], {"id": 9, "title": "Middle", "done": False},
+                             TODOS[2]]}],
+    },
+    {
+        "name": "unkeyed_grid_cells",
+        "source": "<table>{% for row in rows %}<tr>{% for c in row %}<td>{{ c }}</td>"
+                  "{% endfor %}</tr>{% endfor %}</table>",
+        "steps": [{"rows": [[1, 2], [3, 4]]}, {"rows": [[1, 2], [3, 5]]},
+                  {"rows": [[1, 2], [3, 5], [6, 7]]}],
+    },
+    {
+        # A key attribute with static text around the slot keys the loop like data-key.
+        "name": "prefixed_key",
+        "source": '<ul>{% for t in todos %}<li id="todo-{{ t.id }}">{{ t.title }}</li>'
+                  "{% endfor %}</ul>",
+        "steps": [{"todos": TODOS},
+                  {"todos": [TODOS[2], TODOS[0], {**TODOS[1], "title": "Renamed"}]}],
     },
     {
         "name": "duplicate_keys",

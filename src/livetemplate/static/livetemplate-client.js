@@ -208,7 +208,11 @@
   }
 
   // --- Rows: apply "u" and "r" ops of a keyed range straight to the row's element -----------
-  const ROW_KEY = /(?:^|\s)(data-key|data-lvt-key|id|key)="$/;
+  // The key attribute rule of lt_engine/wire.py (KEY_HEAD, KEY_TAIL), copied verbatim: the
+  // static text before the key slot ends inside the attribute's value (after an optional
+  // prefix), the text after it ends the value (after an optional suffix), same quote.
+  const KEY_HEAD = /(?:^|\s)(data-key|data-lvt-key|id|key)=(["'])([^"'<>]*)$/;
+  const KEY_TAIL = /^([^"'<>]*)(["'])/;
 
   /** The row element of an item: a range whose items are one element each, keyed by an
    * attribute of that element; null when that cannot be told for sure. */
@@ -216,9 +220,12 @@
     const statics = rng[STATICS], slot = rng[META] && rng[META][ID_KEY];
     if (slot == null) return null;
     const head = statics.slice(0, +slot + 1).join('');
-    const tag = /^\s*<([a-zA-Z][\w-]*)[^>]*$/.exec(head), attr = ROW_KEY.exec(head);
-    if (!tag || !attr) return null;
-    const found = root.querySelectorAll(`${tag[1]}[${attr[1]}="${CSS.escape(key)}"]`);
+    const tag = /^\s*<([a-zA-Z][\w-]*)[^>]*$/.exec(head), attr = KEY_HEAD.exec(head);
+    const tail = KEY_TAIL.exec(statics[+slot + 1] || '');
+    if (!tag || !attr || !tail || tail[2] !== attr[2]) return null;
+    const value = attr[3] + key + tail[1];
+    if (value.includes('&')) return null;  // an escaped character: let the morph decide
+    const found = root.querySelectorAll(`${tag[1]}[${attr[1]}="${CSS.escape(value)}"]`);
     if (found.length !== 1 || found[0].parentElement.closest('[lvt-ignore]')) return null;
     return found[0];
   }
