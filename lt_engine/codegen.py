@@ -177,11 +177,15 @@ class ModuleWriter:
     @staticmethod
     def key_slot(body: Node) -> int:
         """The slot inside the first key attribute of a loop body (wire.key_attribute), or -1:
-        the loop has no key attribute, or that attribute's value is not one stable slot."""
+        the loop has no key attribute, or that attribute's value is not one stable slot (a key
+        is evaluated ahead by running only the bindings before it: not after an if that sets
+        names)."""
         for i, slot in enumerate(body.slots):
             if wire.opens_key_attribute(body.statics[i]):
                 if (isinstance(slot, ExprSlot) and not slot.deps.volatile
-                        and wire.key_attribute(body.statics[i], body.statics[i + 1])):
+                        and wire.key_attribute(body.statics[i], body.statics[i + 1])
+                        and not any(isinstance(s, IfSlot) and s.assigns
+                                    for s in body.slots[:i])):
                     return i
                 return -1
         return -1

@@ -1086,6 +1086,21 @@ CASES: list[tuple[str, str, list[Step], dict[str, Any]]] = [
         {},
     ),
     (
+        # The key attribute reads a name set in an if: the loop is keyed by position then
+        # (a key is evaluated ahead by running only the bindings before it).
+        "set-in-if-is-the-key",
+        "{% for t in items %}{% set k = t.id %}{% if t.done %}{% set k = t.id * 10 %}{% endif %}"
+        '<li id="{{ k }}">{{ t.name }}</li>{% endfor %}',
+        [
+            mut(lambda d: d["items"][0].update(done=True)),
+            mut(lambda d: d["items"].insert(0, item(7, done=True))),
+            mut(lambda d: d["items"].reverse()),
+            mut(lambda d: d["items"].insert(2, d["items"].pop(0))),
+            mut(lambda d: [x.update(done=not x["done"]) for x in d["items"]]),
+        ],
+        {},
+    ),
+    (
         "namespace-tuple-assignment",
         "{% set ns = namespace(a=0, b=0) %}{% for x in items %}"
         "{% set ns.a, ns.b = ns.b, ns.a + x.id %}{% endfor %}{{ ns.a }},{{ ns.b }}",
