@@ -318,7 +318,8 @@ def leaf_changes(before: Any, after: Any) -> Any:
     that disappeared carries ``None``.  Comparison is type-strict (``1`` vs ``True`` differ).
     E.g. toggling row 17 of W2 gives ``{"todos": {"17": {"done": True}}, "remaining": 499}``.
     """
-    if type(before) is not type(after):
+    # __class__, not type(): a tracked object's copy is an instance of the original class
+    if before.__class__ is not after.__class__:
         return after
     if dataclasses.is_dataclass(after) and not isinstance(after, type):
         before, after = _fields(before), _fields(after)

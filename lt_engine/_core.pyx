@@ -40,7 +40,7 @@ from markupsafe import Markup, escape as _mk_escape
 cimport cython
 from libc.math cimport copysign
 
-from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList, _shared_epoch
+from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList
 from .wire import (
     KEY, ITEMS, META, ID_KEY, STATICS,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
@@ -56,8 +56,6 @@ cdef extern from "Python.h":
     void Py_DECREF(PyObject* obj)
 
 
-# the epoch counter itself: reading it beats a Python call per tracked range
-cdef list _SHARED_EPOCH = _shared_epoch
 
 cdef enum:
     LEAF_OTHER = 0

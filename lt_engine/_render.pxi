@@ -179,6 +179,5 @@ cdef inline void remember_tracked(RangeState rs, list items):
     if type(items) is _TrackedList:
         rs.tracked = items
         rs.seen = (<object>items)._lt_version
-        rs.epoch = _SHARED_EPOCH[0]
     else:
         rs.tracked = None

@@ -31,10 +31,9 @@ cdef class RangeState:
     # move); None for other ranges.
     cdef public list objs
     cdef public Py_ssize_t next_key  # ranges with no key attribute: the next item key to give
-    # for ranges over a TrackedList: the list, its version and the shared epoch last seen
+    # for ranges over a TrackedList: the list and its version last seen
     cdef public object tracked
     cdef public Py_ssize_t seen
-    cdef public Py_ssize_t epoch
 
 
 # ---------------------------------------------------------------------------------------------

@@ -108,6 +108,16 @@ cdef object update_aligned(ForDesc d, RangeState rs, list items, list src, list 
     cdef unsigned long long ch
     cdef ItemState o, st
     cdef list frame
+    cdef Py_ssize_t last = -1
+    cdef bint moved = False
+    for j in range(n):
+        i = <Py_ssize_t>src[j]
+        if i >= 0:
+            moved = moved or i < last
+            last = i
+    # Items that moved may look exactly like the ones they swapped places with (two equal rows
+    # reversed): then nothing changed for the client, and the update must say so.
+    cdef list before = [content_tree(<ItemState>x) for x in old] if moved and n == len(old) else None
     env = S[0][0].env
     loop = make_loop(d, items)
     for j in range(n):
@@ -142,13 +152,26 @@ cdef object update_aligned(ForDesc d, RangeState rs, list items, list src, list 
         append_leaves(d, it, frame, j, n, env, flat)
         states[j] = st
         fresh.append(st)
+    rs.leaves = flat
+    rs.objs = list(items)
+    if before is not None and not fresh and [content_tree(<ItemState>x) for x in states] == before:
+        # Keep the client's order of keys; each position takes the content now there.
+        contents = [((<ItemState>x).desc, (<ItemState>x).vals) for x in states]
+        for j in range(n):
+            (<ItemState>old[j]).desc, (<ItemState>old[j]).vals = contents[j]
+        return None
     number_items(rs, fresh)
     cdef list old_keys = [(<ItemState>x).key for x in old]
     rs.items = states
-    rs.leaves = flat
-    rs.objs = list(items)
     set_positions(states)
     return range_ops(d, old_keys, states, pending)
+
+
+cdef dict content_tree(ItemState st):
+    """What the client holds of an item, but for its own key."""
+    cdef dict tree = item_tree(st)
+    tree.pop(KEY, None)
+    return tree
 
 
 cdef list align_unkeyed(ForDesc d, RangeState rs, list items, list S):
@@ -166,13 +189,15 @@ cdef list align_unkeyed(ForDesc d, RangeState rs, list items, list S):
     # What differs is the middle: old [p, m - s), new [p, n - s).
     cdef Py_ssize_t a = m - s - p, b = n - s - p
     cdef list middle = None  # for each new middle item: an old position, or -1
+    cdef Py_ssize_t same_place
     if a and b:
+        same_place = unchanged_in_place(d, rs, items, p, a if a < b else b, S)
         middle = match_middle([id(x) for x in objs[p:m - s]],
-                              [id(x) for x in items[p:n - s]], p)
+                              [id(x) for x in items[p:n - s]], p, same_place)
         if middle is None:
             # Nothing recognised by identity (the rows were rebuilt, say): try the values.
             middle = match_middle(old_signatures(d, rs, p, a),
-                                  new_signatures(d, items, p, b, S), p)
+                                  new_signatures(d, items, p, b, S), p, same_place)
         if middle is None:
             if a == b:
                 return None  # same length, nothing moved: every position keeps its item
@@ -185,19 +210,35 @@ cdef list align_unkeyed(ForDesc d, RangeState rs, list items, list S):
     return src
 
 
-cdef list match_middle(list old_tokens, list new_tokens, Py_ssize_t base):
-    """Old positions (offset by ``base``) for the new middle items, or None when position
-    explains at least as much as any matching does.
+cdef Py_ssize_t unchanged_in_place(ForDesc d, RangeState rs, list items, Py_ssize_t p,
+                                   Py_ssize_t count, list S) except -1:
+    """How many of the ``count`` items from ``p`` on read what the old item at their position
+    read: what keeping every position would leave unchanged."""
+    cdef Py_ssize_t k, j, n = len(items), same = 0
+    cdef unsigned long long ch
+    cdef list frame = None
+    env = S[0][0].env
+    for k in range(count):
+        j = p + k
+        it = items[j]
+        if d.target_reg < 0:
+            frame = new_frame(d, it, None)
+        item_mask_fast(d, it, frame, j, n, rs.leaves, j * d.nleaves, env, &ch)
+        if not ch:
+            same += 1
+    return same
 
-    Equal tokens match, first come first served; the matched items that stay in order (a
+
+cdef list match_middle(list old_tokens, list new_tokens, Py_ssize_t base,
+                       Py_ssize_t same_place):
+    """Old positions (offset by ``base``) for the new middle items, or None when keeping every
+    position leaves at least as many items unchanged (``same_place``) as any matching does.
+
+    Equal tokens match, in order where they can; the matched items that stay in order (a
     longest increasing run of their old positions) are anchors, and between two anchors the
     unmatched old and new items are paired in order: edited in place.  Matched items off that
     run have moved."""
     cdef Py_ssize_t a = len(old_tokens), b = len(new_tokens), k, i
-    cdef Py_ssize_t same_place = 0
-    for k in range(a if a < b else b):
-        if old_tokens[k] == new_tokens[k]:
-            same_place += 1
     cdef dict where = {}
     for i in range(a - 1, -1, -1):
         where.setdefault(old_tokens[i], []).append(i)

@@ -97,7 +97,7 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     cdef list items = collect(d, S)
     cdef object result, changes
     if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
-            and not d.sequential and not d.body.volatile and rs.epoch == _SHARED_EPOCH[0]
+            and not d.sequential and not d.body.volatile
             and not affected(d.body_outer, CH)):
         # The list reports its own changes: check only the items it names.
         changes = (<object>items).lt_changes_since(rs.seen)

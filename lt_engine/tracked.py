@@ -1,113 +1,188 @@
-"""Containers that report their own mutations, so an update need not re-read a whole list.
+"""Data that reports its own mutations, so an update need not re-read a whole list.
 
 ``track(value)`` turns nested lists and dicts into :class:`TrackedList` and :class:`TrackedDict`
-(subclasses of ``list`` and ``dict`` that render, compare and serialise exactly as the originals).
-A tracked list keeps a version number and, since its last structural change (insert, delete,
-sort, …), the version at which each item last changed; a change inside a tracked item reaches
-its list through a parent link.  The engine asks a list what changed since the version it last
-saw and checks only those items: toggling one row of 1,000 costs one row, not a scan.
+(subclasses of ``list`` and ``dict`` that render, compare and serialise exactly as the
+originals), and objects into *tracked objects* (below).  A tracked list keeps a version number
+and, since its last structural change (insert, delete, sort, …), the version at which each item
+last changed; a change inside a tracked item reaches its list through a parent link.  The engine
+asks a list what changed since the version it last saw and checks only those items: toggling one
+row of 1,000 costs one row, not a scan.
 
-Safety first: whatever the list cannot vouch for makes it fall back to the full scan —
-a mutable item that is not tracked (a plain dict appended later), or an item held by two
-tracked containers.  Wrap new items with ``track()`` to keep the fast path.
+Safety first: whatever a list cannot vouch for makes it fall back to the full scan.  Every
+tracked container and object counts the values it holds whose changes it cannot see: *opaque*
+values (a plain list put into a tracked dict, a set, a model that cannot be tracked), tracked
+children that hold such values, and *shared* children (held by two containers, or twice by one:
+a child has one parent link, so it cannot tell all its holders).  A list with a non-zero count
+is scanned; the count follows every change, so a list is trusted again once what it could not
+see is gone.
+
+Tracked objects.  An object cannot be wrapped without changing what it is, so ``track`` swaps
+its class, in place, for a subclass made once per class that reports attribute assignment and
+deletion and pretends to be the original: ``obj.__class__`` is the original class, so
+``isinstance``, ``==`` between tracked and untracked instances (dataclasses and attrs compare
+``__class__``), ``repr``, ``copy`` and ``pickle`` (an untracked copy comes back) behave as
+before; only ``type(obj)`` shows the subclass.  Values assigned to a tracked object are tracked
+(lists and dicts as tracked copies).  The object's parent link lives beside it, in a weak
+reference keyed by its id, not in its ``__dict__``, so ``vars(obj)`` is unchanged.  Classes with
+a metaclass of their own (pydantic models, ORM rows), frozen dataclasses and objects that cannot
+be weakly referenced are left as they are: opaque, so their list is scanned, which reads their
+attributes in C.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import weakref
 from collections.abc import Iterable
 from typing import Any, SupportsIndex
-
-# Bumped whenever an item held by more than one tracked container changes: observers that saw
-# another value fall back to a full scan (the item cannot tell all its containers).
-_shared_epoch = [0]
 
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset)
 APPEND_LOG = 64  # appends remembered between structural changes; more count as one
 
 
-def shared_epoch() -> int:
-    return _shared_epoch[0]
-
-
-class _Child:
-    """Parent link of a tracked container: who to tell when something inside changes."""
-
-    __slots__ = ()
-
-    def _lt_adopt(self, parent: Any, slot: Any) -> None:
-        current = self._lt_parent  # type: ignore[attr-defined]
-        if current is not None and current is not parent:
-            self._lt_parent = _SHARED  # type: ignore[attr-defined]
-        else:
-            self._lt_parent = parent  # type: ignore[attr-defined]
-        self._lt_slot = slot  # type: ignore[attr-defined]
-
-    def _lt_notify(self) -> None:
-        parent = self._lt_parent  # type: ignore[attr-defined]
-        if parent is None:
-            return
-        if parent is _SHARED:
-            _shared_epoch[0] += 1
-            return
-        parent._lt_child_changed(self._lt_slot)
-
+# ---------------------------------------------------------------------------------------------
+# What every tracked node (container or object) does with its parent and its children.
+# A node's bookkeeping (``_lt_parent``, ``_lt_slot``, ``_lt_opaque``) lives on the container
+# itself, or on the link of a tracked object: ``_state`` finds it.
 
 _SHARED = object()
 
 
+def _state(node: Any) -> Any:
+    cls = type(node)
+    if cls is TrackedList or cls is TrackedDict:
+        return node
+    if cls in _TRACKED_CLASSES:
+        return _links[id(node)]
+    return node  # a subclass of TrackedList or TrackedDict
+
+
+def _tracked(value: Any) -> bool:
+    return isinstance(value, (TrackedList, TrackedDict)) or type(value) in _TRACKED_CLASSES
+
+
 def _opaque(value: Any) -> bool:
-    """A value whose in-place changes a tracked container cannot see."""
-    return not isinstance(value, (_IMMUTABLE, TrackedList, TrackedDict)) and not (
-        type(value) is tuple and not any(_opaque(v) for v in value)
-    )
+    """A value whose in-place changes a tracked node cannot see."""
+    if isinstance(value, (_IMMUTABLE, TrackedList, TrackedDict)) or type(value) in _TRACKED_CLASSES:
+        return False
+    if isinstance(value, tuple):  # named tuples too: immutable, unless an item is not
+        return any(_opaque(v) for v in value)
+    if _frozen_dataclass(value):
+        return any(_opaque(getattr(value, f.name)) for f in dataclasses.fields(value))
+    return not callable(value)
 
 
-class TrackedList(_Child, list):  # type: ignore[misc]
+def _frozen_dataclass(value: Any) -> bool:
+    params = getattr(type(value), "__dataclass_params__", None)
+    return params is not None and bool(params.frozen)
+
+
+def _notify(node: Any) -> None:
+    """Tell ``node``'s parent that something inside it changed (a shared node's holders count
+    it as opaque and look at it on every update anyway)."""
+    st = _state(node)
+    parent = st._lt_parent
+    if parent is not None and parent is not _SHARED:
+        parent._lt_child_changed(st._lt_slot)
+
+
+def _counts(st: Any) -> bool:
+    """Whether a tracked child counts as opaque to whatever holds it."""
+    return st._lt_parent is _SHARED or st._lt_opaque > 0
+
+
+def _count_opaque(node: Any, delta: int) -> None:
+    """``node`` holds ``delta`` more opaque values; its parent learns when it turns opaque or
+    clear (a shared node counts as opaque to its holders either way)."""
+    st = _state(node)
+    before = st._lt_opaque
+    st._lt_opaque = before + delta
+    parent = st._lt_parent
+    if (before > 0) != (st._lt_opaque > 0) and parent is not None and parent is not _SHARED:
+        _count_opaque(parent, 1 if st._lt_opaque > 0 else -1)
+
+
+def _held_twice(node: Any, value: Any) -> bool:
+    if isinstance(node, list):
+        values: Iterable[Any] = list.__iter__(node)
+    elif isinstance(node, dict):
+        values = dict.values(node)
+    else:
+        values = (getattr(node, name, None) for name in _attr_names(node))
+    return sum(1 for v in values if v is value) > 1
+
+
+def _take(node: Any, value: Any, slot: Any) -> None:
+    """``node`` now holds ``value`` at ``slot``."""
+    if _tracked(value):
+        st = _state(value)
+        current = st._lt_parent
+        if current is None:
+            st._lt_parent = node
+        elif current is not _SHARED and (current is not node or _held_twice(node, value)):
+            # Now shared: the holder it had counts it as opaque from here on.
+            if st._lt_opaque == 0:
+                _count_opaque(current, 1)
+            st._lt_parent = _SHARED
+        st._lt_slot = slot
+        if _counts(st):
+            _count_opaque(node, 1)
+    elif _opaque(value):
+        _count_opaque(node, 1)
+
+
+def _drop(node: Any, value: Any) -> None:
+    """``node`` no longer holds ``value`` (one place of it)."""
+    if _tracked(value):
+        st = _state(value)
+        if _counts(st):
+            _count_opaque(node, -1)
+        if st._lt_parent is node:
+            st._lt_parent = None
+    elif _opaque(value):
+        _count_opaque(node, -1)
+
+
+def _renumber(node: Any, value: Any, slot: Any) -> None:
+    if _tracked(value):
+        st = _state(value)
+        if st._lt_parent is node:
+            st._lt_slot = slot
+
+
+# ---------------------------------------------------------------------------------------------
+# Containers
+
+
+class TrackedList(list):  # type: ignore[type-arg]
     """A list that records which items changed since each version."""
 
-    __slots__ = ("_lt_parent", "_lt_slot", "_lt_version", "_lt_struct", "_lt_dirty", "_lt_opaque",
-                 "_lt_appends")
+    __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque", "_lt_version", "_lt_struct",
+                 "_lt_dirty", "_lt_appends")
 
     def __init__(self, items: Iterable[Any] = ()) -> None:
         super().__init__(items)
         self._lt_parent: Any = None
         self._lt_slot: Any = None
+        self._lt_opaque = 0  # values (or tracked children holding values) it cannot see change
         self._lt_version = 0
         self._lt_struct = 0  # version of the last structural change
         self._lt_dirty: dict[int, int] = {}  # index -> version of its last change, oldest first
-        self._lt_opaque = 0  # items whose changes this list cannot see
         self._lt_appends: list[tuple[int, int]] = []  # (version, length before) since _lt_struct
         for i, item in enumerate(self):
-            self._lt_take(item, i)
+            _take(self, item, i)
 
     # -- bookkeeping
-
-    def _lt_take(self, item: Any, index: int) -> None:
-        if isinstance(item, (TrackedList, TrackedDict)):
-            item._lt_adopt(self, index)
-        elif _opaque(item):
-            self._lt_opaque += 1
-
-    def _lt_drop(self, item: Any) -> None:
-        if isinstance(item, (TrackedList, TrackedDict)):
-            if item._lt_parent is self:
-                item._lt_parent = None
-        elif _opaque(item):
-            self._lt_opaque -= 1
-
-    def _lt_renumber(self, start: int = 0) -> None:
-        for i in range(start, len(self)):
-            item = list.__getitem__(self, i)
-            if isinstance(item, (TrackedList, TrackedDict)) and item._lt_parent is self:
-                item._lt_slot = i
 
     def _lt_structural(self, start: int = 0) -> None:
         self._lt_version += 1
         self._lt_struct = self._lt_version
         self._lt_dirty.clear()
         self._lt_appends.clear()
-        self._lt_renumber(start)
-        self._lt_notify()
+        for i in range(start, len(self)):
+            _renumber(self, list.__getitem__(self, i), i)
+        _notify(self)
 
     def _lt_appended(self, before: int) -> None:
         """Items were added at the end: earlier items kept their places."""
@@ -116,19 +191,19 @@ class TrackedList(_Child, list):  # type: ignore[misc]
             return
         self._lt_version += 1
         self._lt_appends.append((self._lt_version, before))
-        self._lt_notify()
+        _notify(self)
 
     def _lt_child_changed(self, index: int) -> None:
         self._lt_version += 1
         dirty = self._lt_dirty
         dirty.pop(index, None)  # keep the dict ordered by version
         dirty[index] = self._lt_version
-        self._lt_notify()
+        _notify(self)
 
     def lt_changes_since(self, version: int) -> tuple[list[int], int] | None:
         """``(indices changed, length)`` since ``version``: the items changed in place after it,
         and how many items the list had then (any beyond were appended). None when only a full
-        scan can tell (a structural change, or items whose changes the list cannot see)."""
+        scan can tell (a structural change, or values whose changes the list cannot see)."""
         if self._lt_struct > version or self._lt_opaque:
             return None
         length = len(self)
@@ -152,39 +227,39 @@ class TrackedList(_Child, list):  # type: ignore[misc]
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if isinstance(index, slice):
-            for item in list.__getitem__(self, index):
-                self._lt_drop(item)
+            for item in self:
+                _drop(self, item)
             list.__setitem__(self, index, value)
             self.__init_items()
             return
         i = range(len(self))[index]
-        self._lt_drop(list.__getitem__(self, i))
+        _drop(self, list.__getitem__(self, i))
         list.__setitem__(self, i, value)
-        self._lt_take(value, i)
+        _take(self, value, i)
         self._lt_child_changed(i)
 
     def __delitem__(self, index: Any) -> None:
         if isinstance(index, slice):
             for item in list.__getitem__(self, index):
-                self._lt_drop(item)
+                _drop(self, item)
             list.__delitem__(self, index)
             self._lt_structural()
             return
         i = range(len(self))[index]
-        self._lt_drop(list.__getitem__(self, i))
+        _drop(self, list.__getitem__(self, i))
         list.__delitem__(self, i)
         self._lt_structural(i)
 
     def append(self, value: Any) -> None:
         list.append(self, value)
-        self._lt_take(value, len(self) - 1)
+        _take(self, value, len(self) - 1)
         self._lt_appended(len(self) - 1)
 
     def extend(self, values: Iterable[Any]) -> None:
         start = len(self)
         list.extend(self, values)
         for i in range(start, len(self)):
-            self._lt_take(list.__getitem__(self, i), i)
+            _take(self, list.__getitem__(self, i), i)
         if len(self) > start:
             self._lt_appended(start)
 
@@ -193,18 +268,20 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         return self
 
     def __imul__(self, count: SupportsIndex) -> TrackedList:  # type: ignore[override]
+        for item in self:
+            _drop(self, item)
         list.__imul__(self, count)
-        self.__init_items()  # repeated items now have several places: adopt marks them shared
+        self.__init_items()  # repeated items now have several places: they become shared
         return self
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
         list.insert(self, index, value)
-        self._lt_take(value, 0)  # its real index is set by the renumbering
+        _take(self, value, 0)  # its real index is set by the renumbering
         self._lt_structural(0)
 
     def pop(self, index: SupportsIndex = -1) -> Any:
         value = list.pop(self, index)
-        self._lt_drop(value)
+        _drop(self, value)
         self._lt_structural(0)
         return value
 
@@ -214,7 +291,7 @@ class TrackedList(_Child, list):  # type: ignore[misc]
 
     def clear(self) -> None:
         for item in self:
-            self._lt_drop(item)
+            _drop(self, item)
         list.clear(self)
         self._lt_structural()
 
@@ -227,13 +304,10 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         self._lt_structural()
 
     def __init_items(self) -> None:
-        """Recount and re-adopt every item after a change that may touch any of them."""
-        self._lt_opaque = 0
+        """Take every item again after a change that may have touched any of them (every item
+        was dropped first)."""
         for i, item in enumerate(self):
-            if isinstance(item, (TrackedList, TrackedDict)):
-                item._lt_adopt(self, i)
-            elif _opaque(item):
-                self._lt_opaque += 1
+            _take(self, item, i)
         self._lt_structural()
 
     def copy(self) -> list[Any]:  # type: ignore[override]
@@ -243,54 +317,61 @@ class TrackedList(_Child, list):  # type: ignore[misc]
         return (TrackedList, (list(self),))
 
 
-class TrackedDict(_Child, dict):  # type: ignore[misc]
+class TrackedDict(dict):  # type: ignore[type-arg]
     """A dict that tells its tracked container when any of its values changes."""
 
-    __slots__ = ("_lt_parent", "_lt_slot")
+    __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         dict.__init__(self, *args, **kwargs)
         self._lt_parent: Any = None
         self._lt_slot: Any = None
+        self._lt_opaque = 0
         for key, value in dict.items(self):
-            if isinstance(value, (TrackedList, TrackedDict)):
-                value._lt_adopt(self, key)
+            _take(self, value, key)
 
     def _lt_child_changed(self, key: Any) -> None:
-        self._lt_notify()
-
-    def _lt_set(self, key: Any, value: Any) -> None:
-        if isinstance(value, (TrackedList, TrackedDict)):
-            value._lt_adopt(self, key)
+        _notify(self)
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if key in self:
+            _drop(self, dict.__getitem__(self, key))
         dict.__setitem__(self, key, value)
-        self._lt_set(key, value)
-        self._lt_notify()
+        _take(self, value, key)
+        _notify(self)
 
     def __delitem__(self, key: Any) -> None:
+        value = dict.__getitem__(self, key)
         dict.__delitem__(self, key)
-        self._lt_notify()
+        _drop(self, value)
+        _notify(self)
 
     def pop(self, *args: Any) -> Any:
+        if args and args[0] in self:
+            _drop(self, dict.__getitem__(self, args[0]))
         value = dict.pop(self, *args)
-        self._lt_notify()
+        _notify(self)
         return value
 
     def popitem(self) -> tuple[Any, Any]:
         item = dict.popitem(self)
-        self._lt_notify()
+        _drop(self, item[1])
+        _notify(self)
         return item
 
     def clear(self) -> None:
+        for value in dict.values(self):
+            _drop(self, value)
         dict.clear(self)
-        self._lt_notify()
+        _notify(self)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        dict.update(self, *args, **kwargs)
-        for key, value in dict.items(self):
-            self._lt_set(key, value)
-        self._lt_notify()
+        for key, value in dict(*args, **kwargs).items():
+            if key in self:
+                _drop(self, dict.__getitem__(self, key))
+            dict.__setitem__(self, key, value)
+            _take(self, value, key)
+        _notify(self)
 
     def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[override]
         self.update(other)
@@ -313,21 +394,155 @@ class TrackedDict(_Child, dict):  # type: ignore[misc]
 MAPPING_ATTRS = frozenset(dir(TrackedDict))
 
 
+# ---------------------------------------------------------------------------------------------
+# Objects
+
+
+class _Link(weakref.ref):  # type: ignore[type-arg]
+    """A tracked object's bookkeeping; dies with the object."""
+
+    __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque")
+
+
+_links: dict[int, _Link] = {}
+_TRACKED_CLASSES: dict[type, type] = {}  # tracked subclass -> original class
+_SUBCLASSES: dict[type, type | None] = {}  # original class -> tracked subclass, None: cannot be
+_set_class = object.__dict__["__class__"].__set__  # the real __class__, past the subclass's
+
+
+def _attr_names(obj: Any) -> list[str]:
+    """The attributes ``track`` looks into: a dataclass's fields, else the instance's own."""
+    if dataclasses.is_dataclass(obj):
+        return [f.name for f in dataclasses.fields(obj)]
+    names = list(getattr(obj, "__dict__", ()))
+    for klass in type(obj).__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else slots)
+    return [n for n in names if n not in ("__dict__", "__weakref__")]
+
+
+def _trackable_class(cls: type) -> bool:
+    return (type(cls) is type and bool(cls.__weakrefoffset__) and cls.__module__ != "builtins"
+            and not _frozen_dataclass_class(cls))
+
+
+def _frozen_dataclass_class(cls: type) -> bool:
+    params = getattr(cls, "__dataclass_params__", None)
+    return params is not None and bool(params.frozen)
+
+
+def _tracked_class(cls: type) -> type | None:
+    """The reporting subclass of ``cls``, made on first use; None when it cannot have one."""
+    if cls in _SUBCLASSES:
+        return _SUBCLASSES[cls]
+    sub: type | None = None
+    if _trackable_class(cls):
+        base_setattr = cls.__setattr__
+        base_delattr = cls.__delattr__
+        read = object.__getattribute__
+
+        def __setattr__(self: Any, name: str, value: Any) -> None:
+            try:
+                old = read(self, name)
+            except AttributeError:
+                old = _NOTHING
+            base_setattr(self, name, track(value))
+            if old is not _NOTHING:
+                _drop(self, old)
+            _take(self, read(self, name), name)
+            _notify(self)
+
+        def __delattr__(self: Any, name: str) -> None:
+            old = read(self, name)
+            base_delattr(self, name)
+            _drop(self, old)
+            _notify(self)
+
+        def _lt_child_changed(self: Any, slot: Any) -> None:
+            _notify(self)
+
+        def __reduce_ex__(self: Any, protocol: SupportsIndex) -> Any:
+            # Pickled and copied as the original class: the copy is untracked.
+            rv = cls.__reduce_ex__(self, protocol)
+            if isinstance(rv, tuple) and len(rv) > 1 and isinstance(rv[1], tuple):
+                rv = (rv[0], tuple(cls if a is sub else a for a in rv[1]), *rv[2:])
+            return rv
+
+        sub = type(cls.__name__, (cls,), {
+            "__slots__": (),
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": cls.__doc__,
+            "__setattr__": __setattr__,
+            "__delattr__": __delattr__,
+            "__reduce_ex__": __reduce_ex__,
+            "_lt_child_changed": _lt_child_changed,
+            "__class__": property(lambda self: cls),
+        })
+        _TRACKED_CLASSES[sub] = cls
+    _SUBCLASSES[cls] = sub
+    return sub
+
+
+_NOTHING = object()
+
+
+def track_object(obj: Any) -> Any:
+    """``obj`` itself, made to report attribute assignment, its attribute values tracked; or
+    unchanged when its class cannot be tracked (see the module docstring)."""
+    cls = type(obj)
+    if cls in _TRACKED_CLASSES:
+        return obj
+    sub = _tracked_class(cls)
+    if sub is None:
+        return obj
+    key = id(obj)
+    link = _Link(obj, lambda _ref, _key=key: _links.pop(_key, None))
+    link._lt_parent = link._lt_slot = None
+    link._lt_opaque = 0
+    _links[key] = link
+    _set_class(obj, sub)
+    for name in _attr_names(obj):
+        try:
+            value = object.__getattribute__(obj, name)
+        except AttributeError:
+            continue
+        tracked = track(value)
+        if tracked is not value:
+            object.__setattr__(obj, name, tracked)
+        _take(obj, tracked, name)
+    return obj
+
+
 def track(value: Any) -> Any:
-    """``value`` with every nested list and dict made tracked (tuples and scalars as they are)."""
+    """``value`` with every nested list and dict made tracked (copies), and objects made to
+    report their attribute assignments (in place); tuples and scalars as they are."""
     if isinstance(value, (TrackedList, TrackedDict)):
         return value
     if type(value) is list:
         return TrackedList(track(v) for v in value)
     if type(value) is dict:
         return TrackedDict({k: track(v) for k, v in value.items()})
-    return value
+    if isinstance(value, (_IMMUTABLE, tuple, type)) or callable(value):
+        return value
+    return track_object(value)
 
 
 def untrack(value: Any) -> Any:
-    """Plain lists and dicts again (for serialising or handing data elsewhere)."""
+    """Plain lists, dicts and objects again, as copies (for serialising or handing data
+    elsewhere); the tracked data itself is left as it is."""
     if isinstance(value, list):
         return [untrack(v) for v in value]
     if isinstance(value, dict):
         return {k: untrack(v) for k, v in value.items()}
+    if type(value) in _TRACKED_CLASSES:
+        plain = copy.copy(value)  # through __reduce_ex__: an instance of the original class
+        for name in _attr_names(plain):
+            try:
+                attr = object.__getattribute__(plain, name)
+            except AttributeError:
+                continue
+            if _tracked(attr):
+                object.__setattr__(plain, name, untrack(attr))
+        return plain
     return value

@@ -19,6 +19,7 @@ can be validated against Jinja2 alone.
 from __future__ import annotations
 
 import copy
+from collections import namedtuple
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -89,6 +90,87 @@ def data_st(draw: Any) -> dict[str, Any]:
     }
 
 
+# Rows as Python apps write them: the same ``items`` as objects of several kinds.  Mutation
+# steps read and write rows through ``get_field``/``set_field``, so every op works on every kind
+# (a named tuple is immutable: "setting" a field replaces the row in its list).
+
+
+@dataclass
+class DataRow:
+    id: Any
+    name: Any
+    done: Any
+    tags: list[Any]
+
+
+class SlotRow:
+    __slots__ = ("id", "name", "done", "tags")
+
+    def __init__(self, id: Any, name: Any, done: Any, tags: list[Any]) -> None:
+        self.id, self.name, self.done, self.tags = id, name, done, tags
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SlotRow:
+        return SlotRow(*(copy.deepcopy(getattr(self, f), memo) for f in ROW_FIELDS))
+
+
+class PropRow:
+    """Fields behind properties: attribute reads run code (jinja2's getattr does too)."""
+
+    def __init__(self, id: Any, name: Any, done: Any, tags: list[Any]) -> None:
+        self._f = {"id": id, "name": name, "done": done, "tags": tags}
+
+    id = property(lambda self: self._f["id"], lambda self, v: self._f.__setitem__("id", v))
+    name = property(lambda self: self._f["name"], lambda self, v: self._f.__setitem__("name", v))
+    done = property(lambda self: self._f["done"], lambda self, v: self._f.__setitem__("done", v))
+    tags = property(lambda self: self._f["tags"], lambda self, v: self._f.__setitem__("tags", v))
+
+
+TupleRow = namedtuple("TupleRow", "id name done tags")  # noqa: PYI024 - as users write them
+ROW_FIELDS = ("id", "name", "done", "tags")
+ROW_KINDS: dict[str, Any] = {"dict": None, "dataclass": DataRow, "slots": SlotRow,
+                             "property": PropRow, "namedtuple": TupleRow}
+row_kinds = st.sampled_from(sorted(ROW_KINDS))
+
+
+def make_row(kind: str, fields: dict[str, Any]) -> Any:
+    cls = ROW_KINDS[kind]
+    return dict(fields) if cls is None else cls(*(fields[f] for f in ROW_FIELDS))
+
+
+def with_rows(data: dict[str, Any], kind: str) -> dict[str, Any]:
+    """``data`` with its ``items`` made rows of ``kind``."""
+    if kind != "dict" and "items" in data:
+        data = {**data, "items": [make_row(kind, it) for it in data["items"]]}
+    return data
+
+
+def row_kind_of(items: list[Any]) -> str:
+    for kind, cls in ROW_KINDS.items():
+        if items and (cls is None and isinstance(items[0], dict) or type(items[0]) is cls):
+            return kind
+    return "dict"
+
+
+def get_field(row: Any, name: str) -> Any:
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def set_field(items: list[Any], i: int, name: str, value: Any) -> None:
+    row = items[i]
+    if isinstance(row, dict):
+        row[name] = value
+    elif isinstance(row, tuple):
+        items[i] = row._replace(**{name: value})
+    else:
+        setattr(row, name, value)
+
+
+def _fields(obj: Any) -> dict[str, Any] | None:
+    if isinstance(obj, (DataRow, SlotRow, PropRow)):
+        return {f: getattr(obj, f) for f in ROW_FIELDS}
+    return None
+
+
 def strict_eq(a: Any, b: Any) -> bool:
     """Equality that also requires equal types, equal dict order and equal float sign.
 
@@ -97,6 +179,9 @@ def strict_eq(a: Any, b: Any) -> bool:
     """
     if type(a) is not type(b):
         return False
+    fields = _fields(a)
+    if fields is not None:
+        return strict_eq(fields, _fields(b))
     if isinstance(a, dict):
         return list(a) == list(b) and all(strict_eq(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)):
@@ -208,35 +293,38 @@ def apply_op(d: dict[str, Any], op: tuple[Any, ...]) -> None:
         d["flag"] = not d.get("flag")
     elif kind == "set_label":
         d["label"] = args[0]
-    elif kind == "user_name":
-        d["user"]["name"] = args[0]
-    elif kind == "user_admin":
-        d["user"]["admin"] = args[0]
+    elif kind in ("user_name", "user_admin"):
+        user, field = d["user"], kind[5:]
+        if isinstance(user, dict):
+            user[field] = args[0]
+        elif field in ROW_FIELDS and not isinstance(user, tuple):
+            setattr(user, field, args[0])  # a row aliased as the user (alias_user)
     elif kind == "user_replace":
         d["user"] = dict(args[0])
     elif kind in ("item_done", "item_name", "item_id", "item_retype_id", "tag_append"):
         if not items:
             return
-        it = items[args[0] % len(items)]
+        i = args[0] % len(items)
         if kind == "item_done":
-            it["done"] = args[1]
+            set_field(items, i, "done", args[1])
         elif kind == "item_name":
-            it["name"] = args[1]
+            set_field(items, i, "name", args[1])
         elif kind == "item_id":
-            it["id"] = args[1]
+            set_field(items, i, "id", args[1])
         elif kind == "item_retype_id":
-            it["id"] = _retype(it["id"])
+            set_field(items, i, "id", _retype(get_field(items[i], "id")))
         else:
-            it["tags"].append(args[1])
+            get_field(items[i], "tags").append(args[1])
     elif kind == "tag_del":
         if items:
-            tags = items[args[0] % len(items)]["tags"]
+            tags = get_field(items[args[0] % len(items)], "tags")
             if tags:
                 del tags[args[1] % len(tags)]
     elif kind == "items_append":
-        items.append(copy.deepcopy(args[0]))
+        items.append(make_row(row_kind_of(items), copy.deepcopy(args[0])))
     elif kind == "items_insert":
-        items.insert(args[0] % (len(items) + 1), copy.deepcopy(args[1]))
+        items.insert(args[0] % (len(items) + 1),
+                     make_row(row_kind_of(items), copy.deepcopy(args[1])))
     elif kind == "items_del":
         if items:
             del items[args[0] % len(items)]
@@ -246,13 +334,13 @@ def apply_op(d: dict[str, Any], op: tuple[Any, ...]) -> None:
     elif kind == "items_reverse":
         items.reverse()
     elif kind == "items_sort":
-        items.sort(key=lambda x: x[args[0]], reverse=args[1])
+        items.sort(key=lambda x: get_field(x, args[0]), reverse=args[1])
     elif kind == "items_swap":
         if items:
             i, j = args[0] % len(items), args[1] % len(items)
             items[i], items[j] = items[j], items[i]
     elif kind == "items_dup_ref":
-        # The *same* dict twice: a later in-place edit of it changes two rows at once.
+        # The *same* row twice: a later in-place edit of it changes two rows at once.
         if items:
             items.append(items[args[0] % len(items)])
     elif kind == "items_dup_copy":
@@ -261,7 +349,7 @@ def apply_op(d: dict[str, Any], op: tuple[Any, ...]) -> None:
     elif kind == "items_clear":
         items.clear()
     elif kind == "items_replace":
-        d["items"] = copy.deepcopy(args[0])
+        d["items"] = [make_row(row_kind_of(items), it) for it in copy.deepcopy(args[0])]
     elif kind == "items_same_copy":
         # New objects, equal values: the update must be empty if nothing else changed.
         d["items"] = copy.deepcopy(items)

@@ -283,6 +283,77 @@ def test_loop_shapes_under_mutation(
     _check_or_reject(source, d0, _hyp_steps(steps), use_changed=use_changed)
 
 
+# The same loops over rows as Python apps write them: dataclasses, __slots__ classes, fields
+# behind properties, named tuples (replaced, not mutated).  Attribute reads take the engine's C
+# path; items are recognised by position, identity or value as the loop's keys allow.
+@settings(FAST, max_examples=200)
+@given(
+    source=st.sampled_from(LOOP_SHAPES),
+    kind=S.row_kinds.filter(lambda k: k != "dict"),
+    d0=S.data_st(),
+    steps=S.steps_st,
+    use_changed=st.booleans(),
+)
+def test_loop_shapes_over_object_rows(
+    source: str, kind: str, d0: dict[str, Any], steps: list[tuple[Any, ...]], use_changed: bool
+) -> None:
+    def step(d: dict[str, Any], s: tuple[Any, ...]) -> dict[str, Any]:
+        out = S.apply_step(d, s)
+        return S.with_rows(out, kind) if s[0] == "fresh" else out
+
+    _check_or_reject(source, S.with_rows(d0, kind), [lambda d, s=s: step(d, s) for s in steps],
+                     use_changed=use_changed)
+
+
+UNKEYED_SHAPES = [
+    "<ul>{% for x in items %}<li>{{ x.name }}{{ ' done' if x.done }}</li>{% endfor %}</ul>",
+    "<table>{% for r in rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>"
+    "{% endfor %}</table>",
+    "{% for x in items %}<p>{{ loop.index }}. {{ x.name }}{% for t in x.tags %}<i>{{ t }}</i>"
+    "{% endfor %}</p>{% endfor %}",
+    '{% for x in items %}<li id="item-{{ x.id }}-row">{{ x.name }}</li>{% endfor %}',
+]
+
+
+@settings(FAST, max_examples=200)
+@given(
+    source=st.sampled_from(UNKEYED_SHAPES),
+    kind=S.row_kinds,
+    d0=S.data_st(),
+    ops=st.lists(S.inplace_ops, min_size=1, max_size=6),
+)
+def test_unkeyed_loops_edited_in_place(
+    source: str, kind: str, d0: dict[str, Any], ops: list[tuple[Any, ...]]
+) -> None:
+    """Loops with no key attribute (and a prefixed key) under in-place edits, inserts, removes
+    and moves, one op per update: every update applied to the client matches Jinja2."""
+    steps = [lambda d, op=op: S.apply_step(d, ("inplace", [op])) for op in ops]
+    _check_or_reject(source, S.with_rows(d0, kind), steps)
+
+
+def test_unkeyed_changes_are_updates_of_the_same_item() -> None:
+    """A changed item keeps its key (an "u" op); an insert or a removal in the middle is one op,
+    not a rewrite of the rest."""
+    tpl = lt_engine.Environment().from_string(UNKEYED_SHAPES[0])
+    items = [Todo(i, f"t{i}") for i in range(6)]
+    data = {"items": items}
+    m = tpl.mount(data)
+    items[3].done = True
+    assert m.update(data) == {"0": [["u", "3", {"1": " done"}]]}
+    items.insert(2, Todo(9, "new"))
+    assert m.update(data) == {"0": [["i", "1", {"0": "new", "1": "", "_k": "6"}]]}
+    del items[0]
+    assert m.update(data) == {"0": [["r", "0"]]}
+    items.append(items.pop(0))  # the first row moves to the end
+    update = m.update(data)
+    assert [op[0] for op in update["0"]] in (["o"], ["r", "i"], ["r", "a"])
+    grid = lt_engine.Environment().from_string(UNKEYED_SHAPES[1])
+    rows = [[1, 2, 3], [4, 5, 6]]
+    m = grid.mount({"rows": rows})
+    rows[1][2] += 1
+    assert m.update({"rows": rows}) == {"0": [["u", "1", {"0": [["u", "2", {"0": "7"}]]}]]}
+
+
 @settings(FAST, max_examples=150)
 @given(options=S.env_options_st, source=S.template_st(depth=4), d0=S.data_st())
 def test_generated_deep_template_render(

@@ -87,7 +87,24 @@ def test_todo_add_toggle_delete_filter() -> None:
         assert "<li" not in client.get("/").text
 
 
-@pytest.mark.parametrize("name", ["counter", "dashboard", "todo"])
+def test_chat_one_room_for_everyone() -> None:
+    with client_for("chat") as client:
+        for needle in ('id="messages" lvt-hook="ScrollDown"', 'id="send"', 'id="message"',
+                       'id="toggle-members" lvt-click="toggle(#members)', 'id="members"'):
+            assert needle in client.get("/").text
+        token = token_of(client.get("/").text)
+        with client.websocket_connect("/ws") as ws:
+            ws.receive_json()
+            reply = act(ws, "send", author="ann", text="hi <there>")
+            assert reply["meta"]["events"] == [["sent", None]]
+            assert act(ws, "send", text=" ")["meta"]["errors"] == {"text": "Write a message first."}
+        # Another visitor (no cookie) gets the same room.
+        client.cookies.clear()
+        other = client.get("/").text
+        assert "hi &lt;there&gt;" in other and token_of(other) != token
+
+
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat"])
 def test_examples_refuse_cross_origin_sockets(name: str) -> None:
     with client_for(name) as client:
         client.get("/")

@@ -167,3 +167,60 @@ def test_push_inside_an_action_of_the_same_page(app: Application) -> None:
     page.attach(tab)
     act(page, "go", tab)
     assert tab.messages[1]["tree"] == {"0": "pushed"} and page.html().startswith("<h1>pushed")
+
+
+class Notifier:
+    names: list[str] = []
+
+    def ping(self, ctx: ActionContext) -> None:
+        ctx.push_event("pong", {"n": ctx.get_int("n")})
+        ctx.push_event("bare")
+
+    def fail(self, ctx: ActionContext) -> None:
+        ctx.push_event("never")
+        raise RuntimeError("boom")
+
+
+def test_events_pushed_by_an_action_answer_its_sender_only(app: Application) -> None:
+    page = app.new_page("names", Notifier())
+    tab1, tab2 = Sink(), Sink()
+    page.attach(tab1)
+    page.attach(tab2)
+    act(page, "ping", tab1, n=3)
+    assert tab1.messages[-1]["meta"]["events"] == [["pong", {"n": 3}], ["bare", None]]
+    assert len(tab2.messages) == 1  # nothing changed for it; another tab's events are not its
+    with pytest.raises(RuntimeError):
+        act(page, "fail", tab1)
+    assert all("never" not in json.dumps(m) for m in tab1.messages)
+
+
+def test_page_push_event_reaches_every_connection(app: Application) -> None:
+    page = app.new_page("names", {"title": "a", "names": []})
+    tab1, tab2 = Sink(), Sink()
+    page.attach(tab1)
+    page.attach(tab2)
+    page.push_event("tick", {"at": [1, "x"]})
+    want = {"tree": {}, "meta": {"events": [["tick", {"at": [1, "x"]}]]}}
+    assert tab1.messages[-1] == tab2.messages[-1] == want
+
+
+@pytest.mark.parametrize(("name", "payload", "error"), [
+    ("", None, ValueError), (3, None, ValueError), ("x", object(), TypeError),
+    ("x", {1j: 1}, TypeError), ("x", float("nan"), TypeError), ("x", [float("-inf")], TypeError),
+    ("x", "lone \ud800", TypeError), ("x", {"deep": [[[[]]]] * 2, "a": "\U0001f600\x00"}, None)])
+def test_bad_events_fail_where_they_are_pushed(app: Application, name: Any, payload: Any,
+                                                error: type[Exception] | None) -> None:
+    page = app.new_page("names", {"title": "a", "names": []})
+    tab = Sink()
+    page.attach(tab)
+    if error is None:  # astral characters and NUL are fine
+        page.push_event(name, payload)
+        assert tab.messages[-1]["meta"]["events"] == [[name, payload]]
+        return
+    with pytest.raises(error):
+        page.push_event(name, payload)
+    assert len(tab.messages) == 1  # nothing sent
+    ctx = ActionContext(page, "a", {})
+    with pytest.raises(error):
+        ctx.push_event(name, payload)
+    assert ctx.events == []

@@ -3,15 +3,39 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import pickle
+from collections import namedtuple
+from typing import Any
 
 import jinja2
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lt_engine
 from lt_engine.tracked import TrackedDict, TrackedList, track, untrack
+
+
+@dataclasses.dataclass
+class Todo:
+    id: int
+    title: str
+    done: bool = False
+    tags: list[str] = dataclasses.field(default_factory=list)
+
+
+class Plain:
+    def __init__(self, id: int, title: str) -> None:
+        self.id, self.title, self.done, self.tags = id, title, False, ["a"]
+
+
+class Slotted:
+    __slots__ = ("id", "title", "done", "tags", "__weakref__")
+
+    def __init__(self, id: int, title: str) -> None:
+        self.id, self.title, self.done, self.tags = id, title, False, ["a"]
 
 ROWS = ('<ul>{% for t in todos %}<li data-key="{{ t.id }}" class="{{ "done" if t.done }}">'
         "{{ t.title }}{% for tag in t.tags %}<i>{{ tag }}</i>{% endfor %}</li>{% endfor %}</ul>"
@@ -77,15 +101,35 @@ def test_pickle_round_trip() -> None:
 
 
 OPS = st.sampled_from(["toggle", "rename", "tag", "append", "append", "insert", "delete",
-                       "reverse", "sort", "replace", "untracked", "share", "extend"])
+                       "reverse", "sort", "replace", "untracked", "share", "extend",
+                       "plain-tags"])
+
+
+def row(kind: str, id: int, title: str, done: bool, tags: list[str]) -> Any:
+    if kind == "dict":
+        return {"id": id, "title": title, "done": done, "tags": tags}
+    obj = Todo(id, title) if kind == "dataclass" else Plain(id, title)
+    obj.done, obj.tags = done, tags
+    return obj
+
+
+def setf(item: Any, name: str, value: Any) -> None:
+    if isinstance(item, dict):
+        item[name] = value
+    else:
+        setattr(item, name, value)
+
+
+def getf(item: Any, name: str) -> Any:
+    return item[name] if isinstance(item, dict) else getattr(item, name)
 
 
 @settings(max_examples=120, deadline=None)
 @given(st.lists(st.tuples(OPS, st.integers(0, 50)), min_size=1, max_size=12),
-       st.sampled_from([ROWS, NUMBERED]))
+       st.sampled_from([ROWS, NUMBERED]), st.sampled_from(["dict", "dataclass", "plain"]))
 def test_engine_updates_are_exact_with_tracked_data(ops: list[tuple[str, int]],
-                                                    source: str) -> None:
-    data = track({"todos": rows(6)})
+                                                    source: str, kind: str) -> None:
+    data = track({"todos": [row(kind, i, f"t{i}", False, ["a"]) for i in range(6)]})
     todos = data["todos"]
     tpl = lt_engine.Environment().from_string(source)
     oracle = jinja2.Environment(autoescape=True).from_string(source)
@@ -95,34 +139,117 @@ def test_engine_updates_are_exact_with_tracked_data(ops: list[tuple[str, int]],
     for op, k in ops:
         i = k % len(todos) if todos else 0
         if op == "toggle" and todos:
-            todos[i]["done"] = not todos[i]["done"]
+            setf(todos[i], "done", not getf(todos[i], "done"))
         elif op == "rename" and todos:
-            todos[i]["title"] = f"r{k}"
+            setf(todos[i], "title", f"r{k}")
         elif op == "tag" and todos:
-            todos[i]["tags"].append(f"g{k}")
+            getf(todos[i], "tags").append(f"g{k}")
         elif op == "append":
-            todos.append(track({"id": next_id, "title": "n", "done": False, "tags": []}))
+            todos.append(track(row(kind, next_id, "n", False, [])))
         elif op == "extend":
-            todos.extend(track([{"id": next_id, "title": "e", "done": True, "tags": []},
-                                {"id": -next_id, "title": "f", "done": False, "tags": ["y"]}]))
+            todos.extend(track([row(kind, next_id, "e", True, []),
+                                row(kind, -next_id, "f", False, ["y"])]))
         elif op == "insert":
-            todos.insert(i, track({"id": next_id, "title": "m", "done": True, "tags": ["x"]}))
+            todos.insert(i, track(row(kind, next_id, "m", True, ["x"])))
         elif op == "delete" and todos:
             del todos[i]
         elif op == "reverse":
             todos.reverse()
         elif op == "sort":
-            todos.sort(key=lambda t: t["title"])
+            todos.sort(key=lambda t: getf(t, "title"))
         elif op == "replace" and todos:
-            todos[i] = track({"id": next_id, "title": "z", "done": False, "tags": []})
+            todos[i] = track(row(kind, next_id, "z", False, []))
         elif op == "untracked":
-            todos.append({"id": next_id, "title": "plain", "done": False, "tags": []})
+            todos.append(row(kind, next_id, "plain", False, []))
         elif op == "share" and todos:
-            other = TrackedList([todos[i]])  # the same dict in two tracked lists
-            other[0]["title"] = f"s{k}"
+            other = TrackedList([todos[i]])  # the same item in two tracked lists
+            setf(other[0], "title", f"s{k}")
+        elif op == "plain-tags" and todos:
+            # A plain list put into a tracked item, then changed in place.  A tracked dict holds
+            # it as it is and cannot see it change, so its list must fall back to scanning; a
+            # tracked object holds a tracked copy (the append below reaches only the original).
+            tags: list[str] = []
+            setf(todos[i], "tags", tags)
+            tags.append(f"p{k}")
         next_id += 1
         update = m.update(data)
         client = lt_engine.apply_update(client, update)
         expected = oracle.render(untrack(data))
         assert m.html() == expected
         assert lt_engine.to_html(client) == expected
+
+
+def test_a_plain_list_put_into_tracked_data_is_still_seen_when_it_changes() -> None:
+    # Regression: a tracked dict holding a plain list could not see it change in place, and the
+    # list it was in kept trusting it, so the page went stale.
+    tpl = lt_engine.Environment().from_string(ROWS)
+    data = track({"todos": rows(2)})
+    m = tpl.mount(data)
+    tags = ["x"]
+    data["todos"][0]["tags"] = tags
+    m.update(data)
+    tags.append("y")
+    m.update(data)
+    assert m.html() == jinja2.Environment(autoescape=True).from_string(ROWS).render(
+        untrack(data))
+    assert "<i>x</i><i>y</i>" in m.html()
+
+
+@pytest.mark.parametrize("make", [lambda i: Todo(i, f"t{i}"), lambda i: Plain(i, f"t{i}"),
+                                  lambda i: Slotted(i, f"t{i}")], ids=["dataclass", "plain",
+                                                                       "slots"])
+def test_tracked_objects_report_attribute_assignment(make: Any) -> None:
+    items = track([make(i) for i in range(4)])
+    assert items.lt_changes_since(items.lt_version) == ([], 4)
+    v = items.lt_version
+    items[2].done = True
+    assert items.lt_changes_since(v) == ([2], 4)
+    v = items.lt_version
+    items[1].tags.append("b")  # the nested list was tracked with its object
+    assert type(items[1].tags) is TrackedList
+    assert items.lt_changes_since(v) == ([1], 4)
+    v = items.lt_version
+    items[3].tags = ["c"]  # assigned values are tracked too
+    assert type(items[3].tags) is TrackedList
+    items[3].tags.append("d")
+    assert items.lt_changes_since(v) == ([3], 4)
+    items[0].tags = {"x"}  # a set: its changes cannot be seen, so the list is scanned
+    assert items.lt_changes_since(items.lt_version) is None
+    items[0].tags = ["x"]
+    assert items.lt_changes_since(items.lt_version) == ([], 4)
+
+
+def test_tracked_objects_look_like_the_originals() -> None:
+    todo = Todo(1, "a", tags=["x"])
+    tracked = track(Todo(1, "a", tags=["x"]))
+    assert tracked.__class__ is Todo and isinstance(tracked, Todo)
+    assert tracked == todo and todo == tracked and repr(tracked) == repr(todo)
+    assert dataclasses.asdict(tracked) == dataclasses.asdict(todo)
+    assert vars(tracked).keys() == vars(todo).keys()
+    again = pickle.loads(pickle.dumps(tracked))
+    assert type(again) is Todo and again == todo  # a plain copy comes back
+    assert type(copy.deepcopy(tracked)) is Todo and type(copy.copy(tracked)) is Todo
+    plain = untrack(tracked)
+    assert type(plain) is Todo and type(plain.tags) is list and plain == todo
+    assert type(tracked) is not Todo  # untrack copied: the tracked object stays tracked
+
+
+def test_objects_that_cannot_be_tracked_are_left_alone_and_scanned() -> None:
+    Pair = namedtuple("Pair", "a b")
+
+    @dataclasses.dataclass(frozen=True)
+    class Frozen:
+        a: int
+
+    class Meta(type):
+        pass
+
+    class Model(metaclass=Meta):
+        def __init__(self) -> None:
+            self.a = 1
+
+    pair, frozen, model = Pair(1, 2), Frozen(1), Model()
+    assert track(pair) is pair and track(frozen) is frozen and track(model) is model
+    assert type(model) is Model
+    assert track([pair, frozen]).lt_changes_since(0) == ([], 2)  # immutable: nothing to see
+    assert track([model]).lt_changes_since(0) is None  # mutable, unseen: scanned

@@ -12,6 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import protocol
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ class ActionContext:
         self.action = action
         self.data = data
         self.errors: dict[str, str] = {}
+        self.events: list[list[Any]] = []
 
     def has(self, name: str) -> bool:
         return name in self.data
@@ -83,6 +85,15 @@ class ActionContext:
     def add_error(self, field: str, message: str) -> None:
         """Record a validation error; the action still finishes, then the page shows it."""
         self.errors[field] = message
+
+    def push_event(self, name: str, payload: Any = None) -> None:
+        """Send the client that sent this action the server event ``name`` with ``payload``
+        (JSON data) along with the action's reply; its hooks receive it (``handleEvent``).
+
+        Raises ``ValueError`` for an empty name, ``TypeError`` for a payload JSON cannot carry.
+        An action that fails sends no events.
+        """
+        self.events.append(protocol.event(name, payload))
 
     def _value(self, name: str, default: Any) -> Any:
         if name in self.data and self.data[name] is not None:

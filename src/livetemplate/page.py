@@ -186,6 +186,13 @@ class Page:
         await asyncio.sleep(0)
         return diff
 
+    def push_event(self, name: str, payload: Any = None) -> None:
+        """Send the server event ``name`` with ``payload`` (JSON data) to every client of this
+        page connected to this process; their hooks receive it (``handleEvent``)."""
+        text = protocol.dumps(protocol.events_message([protocol.event(name, payload)]))
+        for connection in list(self._connections):
+            connection.deliver(text)
+
     async def run_action(self, action: str, data: Mapping[str, Any],
                          origin: Connection | None = None) -> dict[str, Any]:
         """Run one action and send the update; returns ``{"tree": update, "meta": {...}}``.
@@ -243,7 +250,10 @@ class Page:
         if result is not None and isinstance(result, Mapping):
             self._assign(result)
         self.record.errors = errors = dict(errors)
-        return {"action": ctx.action, "success": not errors, "errors": dict(errors)}
+        meta = {"action": ctx.action, "success": not errors, "errors": dict(errors)}
+        if ctx.events:
+            meta[protocol.EVENTS] = ctx.events
+        return meta
 
     async def _await_action(self, pending: Any, action: str) -> Any:
         """Await an async action, cancelled after ``Limits.action_timeout`` seconds.

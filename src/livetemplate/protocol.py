@@ -1,6 +1,7 @@
 """The messages between browser and server: key names, parsing of client messages, encoding.
 
-Server -> client: ``{"tree": …, "meta": {…}}`` (the full tree on connect, then updates),
+Server -> client: ``{"tree": …, "meta": {…}}`` (the full tree on connect, then updates; server
+events for the client's hooks ride in ``meta["events"]``),
 ``{"type": "page_token", "token": …}`` and ``{"type": "error", "code": …, "message": …}``.
 Client -> server: ``{"type": "action", "action": "increment", "data": {…}}`` with an optional
 ``"token"``.  ``docs/protocol.md`` describes the tree format inside ``"tree"``.
@@ -23,6 +24,7 @@ TREE = "tree"
 META = "meta"
 CODE = "code"
 MESSAGE = "message"
+EVENTS = "events"  # in "meta": [[name, payload], …], server events for the client (hooks)
 
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
@@ -141,6 +143,23 @@ def dumps(message: Mapping[str, Any]) -> str:
 
 def tree_message(tree: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {TREE: tree, META: dict(meta or {})}
+
+
+def event(name: str, payload: Any = None) -> list[Any]:
+    """One server event, ``[name, payload]``, checked now: a bad one fails where it is pushed."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"an event name is a non-empty string, not {name!r}")
+    try:  # what browsers read: no NaN or Infinity, no lone surrogates (not UTF-8)
+        json.dumps(payload, allow_nan=False, ensure_ascii=False).encode()
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise TypeError(f"the payload of event {name!r} must be JSON data (dicts, lists, strings,"
+                        f" finite numbers, booleans, None): {exc}") from None
+    return [name, payload]
+
+
+def events_message(events: list[list[Any]]) -> dict[str, Any]:
+    """Server events alone: an unchanged tree carrying them in its ``meta``."""
+    return tree_message({}, {EVENTS: events})
 
 
 def page_token_message(token: str) -> dict[str, Any]:

@@ -137,3 +137,17 @@ def open_live(page: Any, url: str) -> Any:
     page.goto(url)
     page.wait_for_function(LIVE)
     return page
+
+
+@pytest.fixture(scope="package")
+def interactive_server() -> Iterator[LiveServer]:
+    from tests.browser.interactive import app
+
+    yield from serve(app)
+
+
+@pytest.fixture(scope="package")
+def chat_server() -> Iterator[LiveServer]:
+    from examples.chat.app import app
+
+    yield from serve(app)

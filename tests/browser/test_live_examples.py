@@ -149,3 +149,33 @@ def test_http_fallback_when_websocket_cannot_open(context: Any,
     page.click("#inc")
     expect(page.locator("#count")).to_have_text("2")
     assert page.evaluate(LIVE)
+
+
+def test_chat_two_tabs_hooks_and_members(context: Any, chat_server: LiveServer) -> None:
+    tab1, tab2 = context.new_page(), context.new_page()
+    open_live(tab1, chat_server.url)
+    open_live(tab2, chat_server.url)
+    tab1.fill("#author", "ann")
+    tab1.fill("#message", "hello from tab 1")
+    tab1.press("#message", "Enter")
+    expect(tab2.locator("#messages li").last).to_have_text("ann hello from tab 1")
+    expect(tab1.locator("#message")).to_have_value("")  # the server event 'sent' cleared it
+    expect(tab1.locator("#author")).to_have_value("ann")
+    tab2.fill("#message", "hi back")
+    tab2.press("#message", "Enter")
+    expect(tab1.locator("#messages li").last).to_have_text("anonymous hi back")
+    for i in range(30):  # more than the list shows: the ScrollDown hook keeps the newest in view
+        tab1.evaluate("(t) => window.liveTemplate.send('send', {author: 'ann', text: t})", f"m{i}")
+    expect(tab2.locator("#messages li").last).to_have_text("ann m29")
+    tab2.wait_for_function("""() => { const m = document.getElementById('messages');
+        return m.scrollHeight > m.clientHeight && m.scrollTop + m.clientHeight >= m.scrollHeight - 1; }""")
+    # The members panel opens and closes in the browser only, and stays open across updates.
+    tab2.click("#toggle-members")
+    expect(tab2.locator("#members")).to_be_visible()
+    expect(tab1.locator("#members")).to_be_hidden()
+    tab1.evaluate("window.liveTemplate.send('send', {author: 'bob', text: 'new member'})")
+    expect(tab2.locator("#members li")).to_have_text(["ann", "anonymous", "bob"])
+    expect(tab2.locator("#members")).to_be_visible()
+    tab2.click("#toggle-members")
+    expect(tab2.locator("#members")).to_be_hidden()
+    assert "lvt-connected" in (tab1.get_attribute("body", "class") or "")

@@ -124,22 +124,108 @@
   }
 
   const sameKind = (a, b) => a.nodeType === b.nodeType && a.nodeName === b.nodeName;
-  const isTextField = (el) =>
-    el.tagName === 'TEXTAREA' ||
-    (el.tagName === 'INPUT' && !/^(checkbox|radio|button|submit|reset|file|image|hidden)$/i.test(el.type));
+  // Inputs whose .value is their own ("value mode"); on the others (checkbox, radio, buttons,
+  // hidden, file, image) .value mirrors the value attribute, and writing it would set one.
+  const ownsValue = (el) =>
+    el.tagName === 'INPUT' && !/^(checkbox|radio|button|submit|reset|file|image|hidden)$/i.test(el.type);
+  const isTextField = (el) => el.tagName === 'TEXTAREA' || ownsValue(el);
 
-  function morph(from, to) {
+  // What client-side commands (and the client itself: loading, connection state) did to an
+  // element: classes on/off, attributes set/removed (null), display, a swapped label. Re-applied
+  // onto the server's version of the element before each morph, so it survives patches.
+  const sticky = new WeakMap();
+  function stick(el) {
+    let s = sticky.get(el);
+    if (!s) sticky.set(el, (s = { c: {}, a: {} }));
+    return s;
+  }
+  /** Class `cls` on or off; `weak`: turning it off forgets it (the server's class shows again). */
+  function setClass(el, cls, on, weak) {
+    const s = stick(el);
+    if (weak && !on) delete s.c[cls];
+    else s.c[cls] = on;
+    el.classList.toggle(cls, on);
+  }
+  function setAttr(el, name, value) {
+    stick(el).a[name] = value;
+    if (value === null) el.removeAttribute(name);
+    else el.setAttribute(name, value);
+  }
+  function keepSticky(el, to) {
+    const s = sticky.get(el);
+    if (!s) return;
+    for (const c in s.c) to.classList.toggle(c, s.c[c]);
+    for (const a in s.a) s.a[a] === null ? to.removeAttribute(a) : to.setAttribute(a, s.a[a]);
+    if (s.d !== undefined) to.style.display = s.d;
+    if (s.t != null) {
+      const p = to.tagName === 'INPUT' ? 'value' : 'textContent';
+      s.o = to[p]; // the server's label, shown again when the action settles
+      to[p] = s.t;
+    }
+  }
+
+  /** Morph `from`'s children (or `from` itself, with `self`) into `to`'s. An element with an id
+   * is matched across the whole subtree, so one that moved to another parent is moved, not
+   * made anew; the focused element keeps focus, caret and selection. */
+  function patch(from, to, self) {
+    const active = document.activeElement, field = active && isTextField(active);
+    const range = field ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : [];
+    const st = { ids: new Map(), want: new Set(), later: [], used: new WeakSet() };
+    for (const el of from.querySelectorAll('[id]')) {
+      if (!st.ids.has(el.id) && !el.closest('[lvt-ignore]')) st.ids.set(el.id, el);
+    }
+    for (const el of to.querySelectorAll('[id]')) st.want.add(el.id);
+    if (self) morph(from, to, st);
+    else morphChildren(from, to, st);
+    for (const el of st.later) if (!st.used.has(el)) el.remove(); // never claimed
+    if (active && active !== document.activeElement && active.isConnected) {
+      active.focus({ preventScroll: true });
+      if (field) try { active.setSelectionRange(...range); } catch { /* no caret in this type */ }
+    }
+  }
+
+  /** The old element with `n`'s id, same tag, that may move into `parent`; null if none. */
+  function claim(st, n, parent) {
+    const el = n.id && st.ids.get(n.id);
+    if (!el || st.used.has(el) || el.nodeName !== n.nodeName || el.contains(parent)) return null;
+    st.used.add(el);
+    return el;
+  }
+
+  /** Move keeping state: moveBefore keeps focus and the like where the browser has it. */
+  function move(parent, node, ref) {
+    if (parent.moveBefore && node.isConnected && parent.isConnected) {
+      try { return parent.moveBefore(node, ref); } catch { /* falls back to insertBefore */ }
+    }
+    parent.insertBefore(node, ref);
+  }
+
+  /** A new subtree went in: put old elements back where it has their ids. */
+  function adopt(node, st) {
+    if (node.nodeType !== 1 || !st.ids.size) return;
+    for (const el of node.querySelectorAll('[id]')) {
+      const old = node.contains(el) && claim(st, el, el.parentNode);
+      if (old) {
+        move(el.parentNode, old, el);
+        el.remove();
+        morph(old, el, st);
+      }
+    }
+  }
+
+  function morph(from, to, st) {
     if (from.nodeType !== 1) {
       if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
       return;
     }
     if (from.hasAttribute('lvt-ignore')) return;
-    const focused = from === document.activeElement;
+    keepSticky(from, to);
+    const focused = from === document.activeElement, owns = ownsValue(from);
     for (const { namespaceURI: ns, name, localName, value } of Array.from(to.attributes)) {
       if (from.getAttributeNS(ns, localName) === value) continue;
       from.setAttributeNS(ns, name, value);
       // The server rendered a new value: show it, unless the user is typing in this field.
-      if (name === 'value' && !focused && from.value !== value) from.value = value;
+      if (name === 'value' && owns && !focused && from.value !== value) from.value = value;
       if (name === 'checked') from.checked = true;
       if (name === 'selected') from.selected = true;
     }
@@ -148,7 +234,7 @@
       from.removeAttribute(name);
       if (name === 'checked') from.checked = false;
       if (name === 'selected') from.selected = false;
-      if (name === 'value' && !focused && from.tagName === 'INPUT') from.value = '';
+      if (name === 'value' && owns && !focused) from.value = '';
     }
     if (from.tagName === 'TEXTAREA') {
       const text = to.value;
@@ -159,10 +245,10 @@
       }
       return;
     }
-    morphChildren(from, to);
+    morphChildren(from, to, st);
   }
 
-  function morphChildren(from, to) {
+  function morphChildren(from, to, st) {
     const oldKeyed = new Map();
     for (let c = from.firstChild; c; c = c.nextSibling) {
       const k = keyOf(c);
@@ -175,14 +261,21 @@
     }
     let cur = from.firstChild;
     const stale = (n) => { const k = keyOf(n); return k && !newKeys.has(k); };
+    // An old element whose id the new tree has elsewhere stays until it is claimed there.
+    const drop = (n) => {
+      if (n.id && st.want.has(n.id) && st.ids.get(n.id) === n && !st.used.has(n)) st.later.push(n);
+      else n.remove();
+    };
     for (let n = to.firstChild, next; n; n = next) {
       next = n.nextSibling;
-      while (cur && stale(cur)) { const gone = cur; cur = cur.nextSibling; gone.remove(); }
+      while (cur && stale(cur)) { const gone = cur; cur = cur.nextSibling; drop(gone); }
       const k = keyOf(n);
       let match = null;
       if (k) {
-        match = oldKeyed.get(k) || null;
+        const old = oldKeyed.get(k);
+        match = claim(st, n, from) || (old && !st.used.has(old) ? old : null);
         oldKeyed.delete(k);
+        if (match) st.used.add(match);
       } else if (cur && !keyOf(cur)) {
         if (sameKind(cur, n)) {
           match = cur;
@@ -192,13 +285,16 @@
       }
       if (!match) {
         from.insertBefore(n, cur);
-        continue;
+        adopt(n, st);
+      } else {
+        if (match === cur) cur = cur.nextSibling;
+        else move(from, match, cur);
+        morph(match, n, st);
       }
-      if (match === cur) cur = cur.nextSibling;
-      else from.insertBefore(match, cur);
-      morph(match, n);
+      // The subtree just placed may have claimed `cur` (by its id): go on after that subtree.
+      if (cur && cur.parentNode !== from) cur = (match || n).nextSibling;
     }
-    while (cur) { const gone = cur; cur = cur.nextSibling; gone.remove(); }
+    while (cur) { const gone = cur; cur = cur.nextSibling; drop(gone); }
   }
 
   function parseFragment(html) {
@@ -307,10 +403,36 @@
   const EVENTS = ['click', 'submit', 'change', 'input', 'keydown', 'keyup'];
   const LOST_PAGE = ['page_not_found', 'token_expired', 'token_invalid'];
   const RELOADED = 'lvt-lost-page-reload';  // sessionStorage: when the client last reloaded
+  const STASH = 'lvt-forms';  // sessionStorage: unsent form input kept across that reload
   const FATAL = ['origin', 'token_missing'];
+  const STATES = ['connecting', 'connected', 'disconnected'];
+  const MAX_QUEUE = 100;
+  const COMMAND = /^\s*([\w-]+)\s*\(([^]*)\)\s*$/;
   const script = document.currentScript;
   const scriptOption = (name) => script && script.getAttribute(`data-lvt-${name}`);
+  const storage = (fn) => { try { return fn(sessionStorage); } catch { return null; } };
+  const checkable = (f) => /^(checkbox|radio)$/.test(f.type);
   let instances = 0;
+
+  /** The key a form field is kept under across a reload; null for fields never kept. */
+  function fieldKey(f) {
+    if (!f.name || f.multiple || /^(file|submit|button|reset|image|hidden|password)$/.test(f.type)) return null;
+    return checkable(f) ? `${f.name}=${f.value}` : f.name;
+  }
+
+  /** Whether the user changed a field from what the server rendered. */
+  function dirty(f) {
+    if (checkable(f)) return f.checked !== f.defaultChecked;
+    if (f.tagName === 'SELECT') {
+      const opts = Array.from(f.options), first = opts.map((o) => o.defaultSelected);
+      return f.multiple ? opts.some((o, i) => o.selected !== first[i])
+        : f.selectedIndex !== Math.max(0, first.lastIndexOf(true));
+    }
+    return FIELD.test(f.tagName) && f.value !== f.defaultValue;
+  }
+
+  /** Steps of a binding: `name(args)` is a client-side command, a bare word an action. */
+  const steps = (value) => (value || '').split(';').map((s) => s.trim()).filter(Boolean);
 
   class LiveTemplateClient {
     constructor(options = {}) {
@@ -322,6 +444,7 @@
         reconnectDelay: 250,
         maxReconnectDelay: 10000,
         reloadOnLostPage: true,
+        hooks: {},
         ...options,
       };
       this.tree = null;
@@ -329,8 +452,12 @@
       this.ws = null;
       this.root = null;
       this.pending = [];
+      this.queue = [];
       this.attempts = 0;
       this.timers = new WeakMap();
+      this.hooks = new Map();
+      this.handlers = new Map();
+      this.observer = new MutationObserver(() => {});
       instances++;
     }
 
@@ -345,8 +472,21 @@
       if (!this.bound) {
         this.bound = (e) => this.handle(e);
         for (const type of EVENTS) this.root.addEventListener(type, this.bound);
+        for (const type of ['focus', 'blur']) this.root.addEventListener(type, this.bound, true);
+        for (const type of ['keydown', 'keyup']) {
+          const attr = `lvt-window-${type}`;
+          window.addEventListener(type, (e) => this.root.querySelectorAll(`[${attr}]`).forEach((el) => this.run(el, attr, e)));
+        }
+        // Which elements a click is away from is decided before the click's own bindings run
+        // (a menu this click opens is not away from it), their bindings after them.
+        document.addEventListener('click', (e) => {
+          this.away = Array.from(this.root.querySelectorAll('[lvt-click-away]')).filter(
+            (el) => !el.contains(e.target) && el.getClientRects().length > 0);
+        }, true);
+        document.addEventListener('click', (e) => (this.away || []).forEach((el) => this.run(el, 'lvt-click-away', e)));
       }
       this.closed = false;
+      if (!this.synced) this.state('connecting');
       this.open();
       return this;
     }
@@ -356,6 +496,12 @@
       this.closed = true;
       clearTimeout(this.retry);
       if (this.ws) this.ws.close(1000);
+    }
+
+    /** The root's connection class: lvt-connecting, lvt-connected or lvt-disconnected. */
+    state(name) {
+      this.status = name;
+      for (const s of STATES) setClass(this.root, `lvt-${s}`, s === name);
     }
 
     endpoint(scheme) {
@@ -371,7 +517,7 @@
         ws = new WebSocket(this.endpoint('ws'));
       } catch (err) {
         this.emit('lvt:error', { code: 'connect', message: String(err) });
-        return this.reconnect();
+        return this.down();
       }
       this.ws = ws;
       this.fresh = true;
@@ -387,25 +533,65 @@
         const code = this.refusal;
         if (LOST_PAGE.includes(code)) {
           if (!this.pageToken) { this.token = null; return this.open(); } // Pattern 1: new page
+          this.down(true);
           return this.lostPage();
         }
-        if (!FATAL.includes(code)) this.reconnect();
+        this.down(FATAL.includes(code));
       };
+    }
+
+    /** The connection is down: say so (once), tell the hooks, and retry unless `stop`. */
+    down(stop) {
+      if (this.status !== 'disconnected') {
+        this.state('disconnected');
+        for (const h of this.hooks.values()) this.call(h, 'disconnected');
+      }
+      if (!stop) this.reconnect();
     }
 
     /** The page's server-side page is gone (expired, server restarted): load the document
      *  again for a new one, unless that was done moments ago (a server that keeps handing out
-     *  pages it cannot find again would otherwise reload forever). */
+     *  pages it cannot find again would otherwise reload forever). Unsent form input is kept
+     *  in sessionStorage and put back after the reload. */
     lostPage() {
       if (!this.options.reloadOnLostPage) return;
-      let last = 0;
-      try { last = Number(sessionStorage.getItem(RELOADED) || 0); } catch (e) { /* no storage */ }
+      const last = Number(storage((s) => s.getItem(RELOADED)) || 0);
       if (Date.now() - last < 10000) {
         return this.emit('lvt:error', { code: 'page_lost_again',
           message: 'the page was lost again right after a reload; not reloading again' });
       }
-      try { sessionStorage.setItem(RELOADED, String(Date.now())); } catch (e) { /* no storage */ }
+      const forms = {};
+      this.forms((form, id) => {
+        const kept = {};
+        for (const f of form.elements) if (fieldKey(f) && dirty(f)) kept[fieldKey(f)] = checkable(f) ? f.checked : f.value;
+        if (Object.keys(kept).length) forms[id] = kept;
+      });
+      storage((s) => {
+        s.setItem(RELOADED, String(Date.now()));
+        s.setItem(STASH, JSON.stringify({ path: location.pathname, forms }));
+      });
       location.reload();
+    }
+
+    forms(fn) {
+      this.root.querySelectorAll('form').forEach((form, i) => fn(form, form.id || `#${i}`));
+    }
+
+    /** After a reconnect or a reload: put kept input back, then send each form the user has
+     *  changed to its `lvt-recover` action (default: its `lvt-change`, else `lvt-input`). */
+    recover(again) {
+      const kept = storage((s) => { const v = s.getItem(STASH); s.removeItem(STASH); return JSON.parse(v); });
+      this.forms((form, id) => {
+        const values = kept && kept.path === location.pathname && kept.forms[id];
+        if (!values && !again) return;
+        for (const f of values ? form.elements : []) {
+          const k = fieldKey(f);
+          if (k && k in values) f[checkable(f) ? 'checked' : 'value'] = values[k];
+        }
+        const action = steps(form.hasAttribute('lvt-recover') ? form.getAttribute('lvt-recover')
+          : form.getAttribute('lvt-change') || form.getAttribute('lvt-input')).find((s) => !COMMAND.test(s));
+        if (action && Array.from(form.elements).some(dirty)) this.send(action, serializeForm(form), form);
+      });
     }
 
     reconnect() {
@@ -431,12 +617,22 @@
         this.emit('lvt:error', msg);
       } else if (isObject(msg.tree)) {
         // Root statics mark a full tree: the first of a connection, or a reloaded template's.
-        const full = this.fresh || !this.tree || STATICS in msg.tree;
+        const first = this.fresh, full = first || !this.tree || STATICS in msg.tree;
         this.fresh = false;
         this.attempts = 0;
         this.refusal = null;
-        this.apply(msg.tree, msg.meta || {}, full);
+        if (this.apply(msg.tree, msg.meta || {}, full) && first) this.live();
       }
+    }
+
+    /** The first tree of a connection is in: connected; send what waited, recover forms. */
+    live() {
+      const again = this.synced;
+      this.synced = true;
+      this.state('connected');
+      for (const msg of this.queue.splice(0)) this.transmit(msg);
+      if (again) for (const h of this.hooks.values()) this.call(h, 'reconnected');
+      this.recover(again);
     }
 
     apply(tree, meta, full) {
@@ -456,27 +652,78 @@
       }
       if (meta.action) this.settle(1, meta);
       this.emit('lvt:update', { update: tree, meta, full });
+      for (const [name, payload] of meta.events || []) {
+        for (const fn of this.handlers.get(name) || []) this.call({ fn }, 'fn', payload);
+      }
+      return true;
     }
 
-    /** Patch the DOM to the tree: the rows named by `rows`, else everything through a morph. */
+    /** Patch the DOM to the tree: the rows named by `rows`, else everything through a morph;
+     *  then mount, update and destroy hooks as their elements came, changed and went. */
     render(rows) {
-      const active = document.activeElement;
-      const field = active && isTextField(active);
-      const [start, end, dir] = field
-        ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : [];
-      const done = rows && rows.every((p) => {
-        if (!p.el.isConnected) return false;
-        if (p.remove) return p.el.remove(), true;
-        const html = itemHtml(p.rng, p.key);
-        const el = html && singleElement(html);
-        return el && sameKind(p.el, el) ? (morph(p.el, el), true) : false;
-      });
-      if (!done) this.morphAll();
-      if (active && active !== document.activeElement && active.isConnected) {
-        active.focus({ preventScroll: true });
-        if (field) try { active.setSelectionRange(start, end, dir); } catch { /* not a text field */ }
+      const obs = this.observer;
+      obs.observe(this.root, { subtree: true, childList: true, attributes: true, characterData: true });
+      this.patching = true;
+      let changed;
+      try {
+        const done = rows && rows.every((p) => {
+          if (!p.el.isConnected) return false;
+          if (p.remove) return p.el.remove(), true;
+          const html = itemHtml(p.rng, p.key);
+          const el = html && singleElement(html);
+          return el && sameKind(p.el, el) ? (patch(p.el, el, true), true) : false;
+        });
+        if (!done) this.morphAll();
+      } finally {
+        this.patching = false;
+        changed = obs.takeRecords().map((r) => r.target);
+        obs.disconnect();
       }
-      for (const p of this.pending) p.el.classList.add(this.options.loadingClass);
+      const now = new Set(this.root.querySelectorAll('[lvt-hook]'));
+      for (const [el, h] of this.hooks) {
+        if (!now.has(el) || h.name !== el.getAttribute('lvt-hook')) {
+          this.hooks.delete(el);
+          for (const off of h.offs) off();
+          this.call(h, 'destroyed');
+        }
+      }
+      for (const el of now) {
+        const h = this.hooks.get(el);
+        if (!h) this.mount(el);
+        else if (changed.some((t) => el.contains(t))) this.call(h, 'updated');
+      }
+    }
+
+    /** Bind the hook named by `el`'s lvt-hook (options.hooks, else window.LiveTemplateHooks). */
+    mount(el) {
+      const name = el.getAttribute('lvt-hook');
+      const def = this.options.hooks[name] || (window.LiveTemplateHooks || {})[name];
+      if (!def) this.emit('lvt:error', { code: 'hook', message: `no hook named ${JSON.stringify(name)}` });
+      const h = Object.create(def || {});
+      Object.assign(h, {
+        el, name, client: this, offs: [],
+        pushEvent: (action, data = {}) => this.send(action, data, el),
+        handleEvent: (event, fn) => h.offs.push(this.handleEvent(event, fn)),
+        exec: (commands) => this.exec(commands, el),
+      });
+      this.hooks.set(el, h);
+      this.call(h, 'mounted');
+    }
+
+    /** Call `obj[fn]` if it exists; an exception in user code becomes an lvt:error. */
+    call(obj, fn, arg) {
+      try {
+        if (typeof obj[fn] === 'function') obj[fn](arg);
+      } catch (err) {
+        this.emit('lvt:error', { code: 'hook', message: `${obj.name || 'handler'}.${fn}: ${err}` });
+      }
+    }
+
+    /** Run `fn(payload)` for each server event `name`; returns a function that stops it. */
+    handleEvent(name, fn) {
+      if (!this.handlers.has(name)) this.handlers.set(name, new Set());
+      this.handlers.get(name).add(fn);
+      return () => this.handlers.get(name).delete(fn);
     }
 
     morphAll() {
@@ -487,30 +734,29 @@
         const doc = new DOMParser().parseFromString(html, 'text/html');
         if (doc.title !== document.title) document.title = doc.title;
         const to = (root.id && doc.getElementById(root.id)) || doc.body;
+        keepSticky(root, to);
         for (const { name } of Array.from(root.attributes)) {
           if (!to.hasAttribute(name)) root.removeAttribute(name);
         }
         for (const { name, value } of Array.from(to.attributes)) {
           if (root.getAttribute(name) !== value) root.setAttribute(name, value);
         }
-        morphChildren(root, to);
+        patch(root, to);
       } else {
-        morphChildren(root, parseFragment(html));
+        patch(root, parseFragment(html));
       }
     }
 
-    /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint. */
+    /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint, else
+     *  (no token yet, or the server unreachable) queued until the next connection. */
     send(action, data = {}, el = null, submit = false) {
       const msg = { type: 'action', action, data };
       if (el) {
-        el.classList.add(this.options.loadingClass);
-        this.pending.push({ action, el, submit });
+        this.busy(el, true);
+        this.pending.push({ action, el, submit, msg });
       }
-      if (this.ws && this.ws.readyState === 1) return this.ws.send(JSON.stringify(msg));
-      if (!this.token) {
-        this.settle(1);
-        return this.emit('lvt:error', { code: 'disconnected', message: 'not connected; action dropped' });
-      }
+      if (this.ws && this.ws.readyState === 1) return this.transmit(msg);
+      if (!this.token) return this.wait(msg);
       fetch(this.endpoint('http'), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', 'X-LiveTemplate-Token': this.token },
@@ -522,45 +768,131 @@
           if (LOST_PAGE.includes(reply.code) && this.pageToken) this.lostPage();
         }
         else this.apply(reply.tree, reply.meta || {}, true);
-      }, (err) => {
-        this.settle(1);
-        this.emit('lvt:error', { code: 'http', message: String(err) });
-      });
+      }, () => this.wait(msg));
     }
 
-    /** Drop the loading state of `n` pending actions (all when n is undefined). */
+    transmit(msg) {
+      this.ws.send(JSON.stringify(msg));
+    }
+
+    /** Keep `msg` for the next connection (sent when it is live), or refuse it if too many wait. */
+    wait(msg) {
+      if (this.ws && this.ws.readyState === 1 && this.status === 'connected') return this.transmit(msg);
+      if (this.queue.length < MAX_QUEUE) return void this.queue.push(msg);
+      const i = this.pending.findIndex((p) => p.msg === msg);
+      if (i >= 0) this.done(this.pending.splice(i, 1)[0]);
+      this.emit('lvt:error', { code: 'disconnected', message: `not connected and ${MAX_QUEUE} actions wait; action ${msg.action} dropped` });
+    }
+
+    /** Drop the loading state of `n` pending actions (all not waiting in the queue when n is
+     *  undefined: the connection closed before their replies). */
     settle(n, meta) {
-      const cls = this.options.loadingClass;
-      let i = meta ? this.pending.findIndex((p) => p.action === meta.action) : 0;
+      if (n === undefined) {
+        const [waiting, gone] = [[], []];
+        for (const p of this.pending) (this.queue.includes(p.msg) ? waiting : gone).push(p);
+        this.pending = waiting;
+        return gone.forEach((p) => this.done(p));
+      }
+      const i = meta ? this.pending.findIndex((p) => p.action === meta.action) : 0;
       if (i < 0) return;
-      for (const p of this.pending.splice(i, n === undefined ? this.pending.length : n)) {
-        p.el.classList.remove(cls);
-        // Only a submit resets its form: a change or input form keeps what the user is entering.
-        const reset = p.submit && p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset');
-        if (meta && meta.success && reset) p.el.reset();
+      for (const p of this.pending.splice(i, n)) this.done(p, meta);
+    }
+
+    done(p, meta) {
+      this.busy(p.el, false);
+      // Only a submit resets its form: a change or input form keeps what the user is entering.
+      const reset = p.submit && p.el.tagName === 'FORM' && !p.el.hasAttribute('lvt-no-reset');
+      if (meta && meta.success && reset) p.el.reset();
+    }
+
+    /** While `el`'s action is in flight: the loading class, and each lvt-disable-with element
+     *  (the element itself, or inside it) disabled, showing that text. */
+    busy(el, on) {
+      setClass(el, this.options.loadingClass, on, true);
+      for (const b of [el, ...el.querySelectorAll('[lvt-disable-with]')]) {
+        if (!b.hasAttribute('lvt-disable-with')) continue;
+        const s = stick(b), p = b.tagName === 'INPUT' ? 'value' : 'textContent';
+        if (on && s.t == null) {
+          s.o = b[p];
+          b[p] = s.t = b.getAttribute('lvt-disable-with');
+        } else if (!on && s.t != null) {
+          b[p] = s.o;
+          s.t = null;
+        }
+        if (on) s.a.disabled = '';
+        else delete s.a.disabled;
+        b.disabled = on;
       }
     }
 
     handle(e) {
+      if (this.patching) return; // focus moves made by a patch are not the user's
       const type = e.type, attr = `lvt-${type}`;
-      const el = e.target.closest && e.target.closest(`[${attr}]`);
+      const el = /^(focus|blur)$/.test(type) ? e.target.hasAttribute && e.target.hasAttribute(attr) && e.target
+        : e.target.closest && e.target.closest(`[${attr}]`);
       if (!el || !this.root.contains(el)) return;
       if (type === 'submit' || (type === 'click' && /^(A|BUTTON)$/.test(el.tagName))) e.preventDefault();
-      const keys = el.getAttribute('lvt-key');
-      if (type.startsWith('key') && keys && !keys.split(',').map((k) => k.trim()).includes(e.key)) return;
-      const action = el.getAttribute(attr);
-      this.schedule(el, type, () => this.send(action, this.collect(el, e), el, type === 'submit'));
+      this.run(el, attr, e);
     }
 
-    collect(el, e) {
-      const type = e.type;
-      let data = {};
-      if (el.tagName === 'FORM' && type !== 'click') data = serializeForm(el, e.submitter);
-      else if (type !== 'click') {
-        const field = FIELD.test(el.tagName) ? el : e.target;
-        if (FIELD.test(field.tagName)) data[field.name || 'value'] = fieldValue(field);
+    /** An element's binding for event `e`: its commands now, its action (debounced, throttled). */
+    run(el, attr, e) {
+      const keys = el.getAttribute('lvt-key');
+      if (e.key !== undefined && keys && !keys.split(',').map((k) => k.trim()).includes(e.key)) return;
+      const type = attr.slice(4);
+      this.exec(el.getAttribute(attr), el, (action) => this.schedule(el, type,
+        () => this.send(action, this.collect(el, e, type), el, type === 'submit')));
+    }
+
+    /** Run a command list on `el`'s behalf: `show(#menu); add_class(open, #menu); save`. A
+     *  bare word is an action, sent by `push` (default: sent with no data). */
+    exec(value, el, push = (action) => this.send(action, {}, el)) {
+      for (const step of steps(value)) {
+        const m = COMMAND.exec(step);
+        if (!m && /^[\w.:-]+$/.test(step)) { push(step); continue; }
+        try {
+          if (!m) throw new Error('neither an action name nor a command(arguments)');
+          this.command(m[1].replace(/-/g, '_'), m[2], el);
+        } catch (err) {
+          this.emit('lvt:error', { code: 'command', message: `${step}: ${err.message}` });
+        }
       }
-      if (type.startsWith('key')) data.key = e.key;
+    }
+
+    command(name, args, el) {
+      const i = args.indexOf(','), one = /^(show|hide|toggle|focus)$/.test(name);
+      const arg = (i < 0 ? args : args.slice(0, i)).trim();
+      const sel = one ? args.trim() : i < 0 ? '' : args.slice(i + 1).trim();
+      const targets = sel ? Array.from(document.querySelectorAll(sel)) : [el];
+      const [attr, value = ''] = arg.split(/=(.*)/s);
+      for (const t of targets) {
+        const hidden = getComputedStyle(t).display === 'none';
+        if (name === 'show' || (name === 'toggle' && hidden)) {
+          stick(t).d = t.style.display = '';
+          if (getComputedStyle(t).display === 'none') stick(t).d = t.style.display = 'block';
+        } else if (name === 'hide' || name === 'toggle') stick(t).d = t.style.display = 'none';
+        else if (/^(add|remove|toggle)_class$/.test(name)) {
+          for (const c of arg.split(/\s+/).filter(Boolean)) {
+            setClass(t, c, name[0] === 'a' || (name[0] === 't' && !t.classList.contains(c)));
+          }
+        } else if (name === 'set_attr') setAttr(t, attr.trim(), value);
+        else if (name === 'remove_attr') setAttr(t, arg, null);
+        else if (name === 'focus') t.focus();
+        else if (name === 'dispatch') t.dispatchEvent(new CustomEvent(arg, { bubbles: true }));
+        else throw new Error(`unknown command ${name}`);
+      }
+    }
+
+    collect(el, e, type) {
+      let data = {};
+      if (!/click/.test(type)) {
+        if (el.tagName === 'FORM') data = serializeForm(el, e.submitter);
+        else {
+          const field = FIELD.test(el.tagName) ? el : el.contains(e.target) && e.target;
+          if (field && FIELD.test(field.tagName)) data[field.name || 'value'] = fieldValue(field);
+        }
+      }
+      if (e.key !== undefined) data.key = e.key;
       for (const { name, value } of Array.from(el.attributes)) {
         if (name.startsWith('lvt-value-')) data[name.slice(10).replace(/-/g, '_')] = value;
       }
@@ -588,7 +920,7 @@
     }
   }
 
-  Object.assign(LiveTemplateClient, { applyUpdate, toHtml, morph: morphChildren, ProtocolError });
+  Object.assign(LiveTemplateClient, { applyUpdate, toHtml, morph: patch, ProtocolError });
   window.LiveTemplateClient = LiveTemplateClient;
 
   // One-line start: the <script> tag alone makes the page live, unless it says data-lvt-manual
