@@ -261,6 +261,9 @@ def _phases(args: argparse.Namespace, server: LoadServer, pid: int,
         },
         "server_cpu_share": (stats_after["cpu"] - stats_before["cpu"]) / wall,
         "server_gc_seconds": stats_after["gc"] - stats_before["gc"],
+        # GC's share of the server's CPU time during the run
+        "server_gc_cpu_share": ((stats_after["gc"] - stats_before["gc"])
+                                / max(1e-9, stats_after["cpu"] - stats_before["cpu"])),
         "server_gc_longest_ms": stats_after["gc_longest"] * 1e3,
         "server_gc_full": stats_after["gc_full"],
         "client_cpu_share": [r["cpu"] / wall for r in replies],
@@ -288,8 +291,9 @@ def print_report(out: dict[str, Any]) -> None:
           f" {out['latency_ms']['median']:.1f} ms, p99 {out['latency_ms']['p99']:.1f} ms,"
           f" max {out['latency_ms']['max']:.1f} ms")
     print(f"CPU:         server {100 * out['server_cpu_share']:.0f}% of a core (GC"
-          f" {out['server_gc_seconds']:.2f} s, {out['server_gc_full']} full collections, longest"
-          f" pause {out['server_gc_longest_ms']:.0f} ms); clients "
+          f" {out['server_gc_seconds']:.2f} s = {100 * out['server_gc_cpu_share']:.0f}% of its CPU,"
+          f" {out['server_gc_full']} full collections, longest pause"
+          f" {out['server_gc_longest_ms']:.0f} ms); clients "
           + " + ".join(f"{100 * c:.0f}%" for c in out["client_cpu_share"]))
     parts = [f"start {mem['start_kib'] / 1024:.0f} MiB"]
     if "per_page_kib" in mem:

@@ -18,9 +18,13 @@ did not change is skipped without evaluating anything.  A leaf that holds a muta
 that is how in-place mutation (``todos[3]["done"] = True``) is found — the loop over ``todos``
 re-reads each item's leaves, and only the toggled row differs.
 
-Ranges are diffed by key (the value after ``data-key="``/``id="``/…, else a content hash) into
-the fewest ops: remove, update, append, prepend, insert, reorder — or a full replacement when
-that is smaller.  The key names of the wire format come from :mod:`lt_engine.wire`.
+Ranges are diffed by key into the fewest ops: remove, update, append, prepend, insert,
+reorder — or a full replacement when that is smaller.  A key is the value of the item's key
+attribute (``data-key="{{ t.id }}"``, ``id="todo-{{ t.id }}"``: see :func:`lt_engine.wire.
+key_attribute`); an item of a loop without one keeps the number it was first rendered with, its
+identity is its position, and moved items are told by identity or content (``_unkeyed.pxi``).
+Rows may be dicts or objects: attribute reads go through C either way.  The key names of the
+wire format come from :mod:`lt_engine.wire`.
 """
 
 from cpython.dict cimport PyDict_GetItem, PyDict_GetItemWithError

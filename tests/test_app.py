@@ -10,6 +10,7 @@ from starlette.requests import Request
 
 import lt_engine
 from livetemplate import (
+    ActionMessage,
     Application,
     DuplicateTemplateError,
     Limits,
@@ -121,13 +122,35 @@ def test_new_page_with_data_or_model(app: Application) -> None:
     [
         ("query", lambda t: request(query=f"cache_token={t}")),
         ("header", lambda t: request(headers={"X-LiveTemplate-Token": t})),
-        ("cookie", lambda t: request(headers={"cookie": f"livetemplate_token={t}"})),
+        ("cookie", lambda t: request(headers={"cookie": f"livetemplate_token_8a5edab28263={t}"})),
     ],
 )
 def test_get_page_finds_the_page_by_token(app: Application, where: str, make: Any) -> None:
     page = app.new_page("counter", Counter())
     app.new_page("counter", Counter())
     assert app.get_page(make(page.token)) is page
+
+
+def test_the_token_cookie_is_named_after_the_path(app: Application) -> None:
+    assert app.cookie_for("/") == "livetemplate_token_8a5edab28263"  # sha256("/")[:12]
+    assert len({app.cookie_for(p) for p in ("/", "/shared", "/signup", "/shared/")}) == 4
+    page = app.new_page("counter", Counter())
+    elsewhere = Request({"type": "http", "method": "GET", "path": "/other", "query_string": b"",
+                         "headers": [(b"cookie", f"livetemplate_token_8a5edab28263={page.token}"
+                                      .encode())]})
+    with pytest.raises(TokenMissing, match="/other"):  # the cookie of "/" is not the one of /other
+        app.get_page(elsewhere)
+
+
+def test_a_page_of_another_template_is_not_returned(app: Application) -> None:
+    app.add_template("signup", "<form>{{ name }}</form>")
+    page = app.new_page("counter", Counter())
+    assert app.get_page(request(query=f"cache_token={page.token}"), "counter") is page
+    with pytest.raises(PageNotFound, match="'counter' page, not a 'signup' one"):
+        app.get_page(request(query=f"cache_token={page.token}"), template="signup")
+    with pytest.raises(PageNotFound):
+        asyncio.run(app.load_page(page.token, "signup"))
+    assert asyncio.run(app.load_page(page.token, "counter")) is page
 
 
 def test_get_page_refusals(app: Application) -> None:
@@ -193,7 +216,7 @@ def test_page_limit_refuses_clearly_and_frees_room_by_expiry() -> None:
 
 def test_a_page_only_in_the_store_is_rebuilt(app: Application) -> None:
     page = app.new_page("counter", {"count": 4})
-    app._live.clear()  # as another process would see it: a record, no live page
+    app.pages.clear()  # as another process would see it: a record, no live page
     again = app.page_for_token(page.token)
     assert again is not page and again.html() == '<span id="count">4</span>'
 
@@ -237,3 +260,11 @@ def test_a_failing_action_is_logged_and_reported(app: Application,
     assert reply["code"] == "action_failed" and "kaput" not in reply["message"]
     assert "kaput" in caplog.text
     assert sink.messages[-1]["tree"] == {"0": "5"}  # the tree follows what the model became
+
+
+def test_an_action_message_object_is_checked_as_a_raw_one(app: Application) -> None:
+    page = app.new_page("counter", Counter())
+    reply = asyncio.run(app.handle_action(page, ActionMessage("increment", {"t": "\ud800"})))
+    assert reply["code"] == "bad_data" and "'t'" in reply["message"]
+    assert page.model.count == 0
+    assert "tree" in asyncio.run(app.handle_action(page, ActionMessage("increment")))

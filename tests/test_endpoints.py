@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from livetemplate import Application, Limits, Page, PageLookupError
 from livetemplate.endpoints import CLIENT_FILE
+from tests.fake_shared_store import FakeSharedStore
 
 TEMPLATE = '<span id="count">{{ count }}</span>{% for e in events %}<i data-key="{{ e }}">{{ e }}</i>{% endfor %}'
 
@@ -100,17 +101,19 @@ def test_pattern1_new_page_per_connection_token_first(served: Any) -> None:
     assert live.page_for_token(token2) is not page and page.model.count == 1
 
 
-@pytest.mark.parametrize("how", ["query", "header", "cookie"])
+@pytest.mark.parametrize("how", ["query", "header", "subprotocol"])
 def test_pattern2_the_socket_finds_the_http_page(served: Any, how: str) -> None:
     live, client, token = served
-    url, headers = "/ws", {}
-    if how == "query":
+    client.cookies.clear()
+    url, headers, subprotocols = "/ws", {}, None
+    if how == "query":  # the seed's manual pattern
         url = f"/ws?cache_token={token}"
-        client.cookies.clear()
     elif how == "header":
         headers = {"X-LiveTemplate-Token": token}
-        client.cookies.clear()
-    with client.websocket_connect(url, headers=headers) as ws:
+    else:  # what the shipped client does: the token stays out of the URL
+        subprotocols = ["livetemplate", f"livetemplate.token.{token}"]
+    with client.websocket_connect(url, headers=headers, subprotocols=subprotocols) as ws:
+        assert ws.accepted_subprotocol == ("livetemplate" if subprotocols else None)
         assert ws.receive_json()["tree"]["0"] == "0"  # no page_token: the page already exists
         ws.send_text(action("increment"))
         assert ws.receive_json()["tree"] == {"0": "1", "1": {"0": [["a", [{"0": "1", "1": "1"}]]]}}
@@ -380,3 +383,147 @@ def test_hand_written_pattern2_loop() -> None:
             assert ws.receive_json()["tree"]["0"] == "0"
             ws.send_text(action("increment"))
             assert ws.receive_json()["tree"]["0"] == "1"
+
+
+# --- text that UTF-8 cannot encode (lone surrogates) ------------------------------------------------
+
+
+NOTES = '<ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul><b>{{ count }}</b>'
+
+
+class Notes:
+    def __init__(self) -> None:
+        self.notes: list[str] = ["first 😀"]
+        self.count = 0
+
+    def add_note(self, ctx: Any) -> None:
+        self.notes.append(ctx.get_str("text"))
+        self.count += 1
+
+
+def shared_notes_app(store: str) -> tuple[Application, TestClient]:
+    """One shared page (Pattern 2) on the in-process store or on a shared one (Redis's contract,
+    in memory: tests/fake_shared_store.py)."""
+    live = Application(secret="test", limits=Limits(rate=None),
+                       store=FakeSharedStore() if store == "shared" else None)
+    live.add_template("notes", NOTES)
+    made: list[Page] = []
+
+    async def index(request: Request) -> Response:
+        if made:
+            page = await live.load_page(made[0].token)
+        else:
+            made.append(live.new_page("notes", Notes()))
+            page = made[0]
+        return page.serve_http(request)
+
+    return live, TestClient(Starlette(routes=[Route("/", index), *live.routes("/ws")]))
+
+
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_a_lone_surrogate_from_one_tab_leaves_the_shared_page_served_and_live(store: str) -> None:
+    live, client = shared_notes_app(store)
+    with client:
+        token = token_of(client.get("/").text)
+        url = f"/ws?cache_token={token}"
+        with client.websocket_connect(url) as bad, client.websocket_connect(url) as good:
+            bad.receive_json(), good.receive_json()
+            # valid JSON; what JSON.stringify makes of half an emoji
+            bad.send_text('{"type":"action","action":"add_note","data":{"text":"x\\ud800"}}')
+            error = bad.receive_json()
+            assert error["type"] == "error" and error["code"] == "bad_data"
+            assert "'text'" in error["message"] and "surrogate" in error["message"]
+            bad.send_text(action("add_note", text="after"))  # the same tab goes on
+            assert bad.receive_json()["tree"]["1"] == "1"
+            assert good.receive_json()["tree"]["1"] == "1"  # the other tab is live
+            with client.websocket_connect(url) as late:  # a new tab gets the whole tree
+                assert late.receive_json()["tree"]["1"] == "1"
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "<li>first 😀</li><li>after</li></ul><b>1</b>" in page.text  # nothing corrupted
+        post = client.post("/ws", content=action("add_note", text="\ud83d\ude00 ok"),
+                           headers={"X-LiveTemplate-Token": token})
+        assert post.status_code == 200 and post.json()["tree"]["1"] == "2"
+
+
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_a_lone_surrogate_put_in_by_server_code_is_sent_as_a_replacement_character(
+        store: str, caplog: pytest.LogCaptureFixture) -> None:
+    live, client = shared_notes_app(store)
+    with client:
+        token = token_of(client.get("/").text)
+        with client.websocket_connect(f"/ws?cache_token={token}") as ws:
+            ws.receive_json()
+            page = client.portal.call(live.load_page, token)  # type: ignore[union-attr]
+            page.model.notes.append("bad \udc80 text")  # e.g. bytes decoded with surrogateescape
+            client.portal.call(page.push)  # type: ignore[union-attr]
+            update = ws.receive_json()
+            (op, [item]), = update["tree"]["0"]
+            assert op == "a" and item["0"] == "bad \ufffd text"
+        served = client.get("/")
+        assert served.status_code == 200 and "<li>bad \ufffd text</li>" in served.text
+        assert "lone surrogate" in caplog.text
+
+
+# --- pages per route --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_two_shared_page_routes_keep_their_own_pages(store: str) -> None:
+    """The documented Pattern 2 on two routes of one app: each route's cookie finds its page."""
+    live = Application(secret="test", limits=Limits(rate=None),
+                       store=FakeSharedStore() if store == "shared" else None)
+    live.add_template("counter", TEMPLATE)
+    live.add_template("signup", "<form>{{ name }}</form>")
+
+    def route(name: str, data: Any) -> Any:
+        async def endpoint(request: Request) -> Response:
+            try:
+                page = await live.load_page(request, name)
+            except PageLookupError:
+                page = live.new_page(name, data())
+            return page.serve_http(request)
+        return endpoint
+
+    client = TestClient(Starlette(routes=[
+        Route("/shared", route("counter", Counter)),
+        Route("/signup", route("signup", lambda: {"name": "form"})),
+        *live.routes("/ws")]))
+    with client:
+        shared = token_of(client.get("/shared").text)
+        signup = token_of(client.get("/signup").text)
+        assert token_of(client.get("/shared").text) != shared  # a fresh token ...
+        with client.websocket_connect(f"/ws?cache_token={shared}") as ws:
+            ws.receive_json()
+            ws.send_text(action("increment"))
+            ws.receive_json()
+        # ... of the same page, on each route, whichever was visited last
+        assert '<span id="count">1</span>' in client.get("/shared").text
+        assert "<form>form</form>" in client.get("/signup").text
+        assert '<span id="count">1</span>' in client.get("/shared").text
+        assert token_of(client.get("/signup").text) != signup
+        assert len({c.name for c in client.cookies.jar}) == 2
+
+
+@pytest.mark.parametrize("store", ["memory", "shared"])
+def test_no_log_line_holds_a_token(store: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    live, client = shared_notes_app(store)
+    with client:
+        token = token_of(client.get("/").text)
+        offered = ["livetemplate", f"livetemplate.token.{token}"]
+        with client.websocket_connect("/ws", subprotocols=offered) as ws:
+            ws.receive_json()
+            ws.send_text(json.dumps({"action": "add_note", "data": {"text": "x"}, "token": token}))
+            ws.receive_json()
+            ws.send_text(json.dumps({"action": "add_note", "token": token[:-2] + "xx"}))
+            assert ws.receive_json()["code"] == "token_invalid"
+            ws.send_text(json.dumps({"action": "nope", "data": {}}))
+            assert ws.receive_json()["code"] == "unknown_action"
+        for bad in (token[:-2] + "xx", token + "x"):  # refused connections are logged
+            with client.websocket_connect("/ws", subprotocols=["livetemplate",
+                                                                f"livetemplate.token.{bad}"]) as ws:
+                assert ws.receive_json()["code"] == "token_invalid"
+        client.post("/ws", content=action("add_note"), headers={"X-LiveTemplate-Token": token})
+    assert caplog.records  # the refusals were logged ...
+    assert token not in caplog.text and token[:-2] not in caplog.text  # ... without a token

@@ -26,6 +26,11 @@ def token_of(html: str) -> str:
     return html.split('name="livetemplate-token" content="')[1].split('"')[0]
 
 
+def offer(token: str) -> list[str]:
+    """The subprotocols the shipped client offers: its page token travels there, not in URLs."""
+    return ["livetemplate", f"livetemplate.token.{token}"]
+
+
 def test_counter_pattern1() -> None:
     with client_for("counter") as client:
         html = client.get("/").text
@@ -50,7 +55,7 @@ def test_dashboard_pattern2_shared_page() -> None:
         for needle in ('id="count"', 'id="inc"', 'id="dec"', 'id="events"', "cache_token="):
             assert needle in html
         assert token_of(client.get("/").text) != token  # fresh token, same page (cookie)
-        with client.websocket_connect("/ws") as tab, \
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as tab, \
                 client.websocket_connect(f"/ws?cache_token={token}") as device:
             tab.receive_json(), device.receive_json()
             update = act(tab, "increment")
@@ -68,7 +73,7 @@ def test_dashboard_pattern2_shared_page() -> None:
 def test_todo_add_toggle_delete_filter() -> None:
     with client_for("todo") as client:
         token = token_of(client.get("/").text)
-        with client.websocket_connect("/ws") as ws:
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
             ws.receive_json()
             act(ws, "add", title="milk")
             act(ws, "add", title="eggs")
@@ -79,7 +84,7 @@ def test_todo_add_toggle_delete_filter() -> None:
             assert act(ws, "toggle", id=99)["meta"]["errors"]["id"].startswith("No todo #99")
         html = client.get("/", headers={"X-LiveTemplate-Token": token}).text
         assert 'data-key="1"' not in html and "0 left" in html and 'class="selected">active' in html
-        with client.websocket_connect("/ws") as ws:
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
             ws.receive_json()
             act(ws, "show", filter="all")
             assert 'data-key="1"' in client.get("/").text

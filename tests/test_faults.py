@@ -19,6 +19,7 @@ from starlette.testclient import TestClient
 from livetemplate import Application, Limits, Page
 from livetemplate.errors import RenderError
 from livetemplate.testing import LiveView, mount
+from tests.fake_shared_store import FakeSharedStore
 
 TEMPLATE = '<p>{{ a }}</p><i>{{ n | fragile }}</i><b>{{ c }}</b>{% for x in xs %}<li>{{ x }}</li>{% endfor %}'
 
@@ -43,6 +44,10 @@ class Model:
         self.a += 100  # changed before failing: the page must show it
         raise RuntimeError("bug in the action")
 
+    def break_then_raise(self) -> None:
+        self.n = 13  # fails to render
+        raise RuntimeError("and then a bug")
+
     def raise_first(self) -> None:
         raise KeyError("nothing changed")
 
@@ -57,8 +62,21 @@ class Model:
         self.c += 1
 
 
+STORES = {"memory": lambda: None, "shared": FakeSharedStore}
+_store = ["memory"]  # the store of the running test's apps (the fixture below sets it)
+
+
+@pytest.fixture(autouse=True, params=sorted(STORES))
+def store(request: pytest.FixtureRequest) -> Any:
+    """Every fault test runs on both page paths: the in-process store, and a shared store
+    (Redis's contract, in memory; tests/test_shared.py runs it on Redis)."""
+    _store[0] = request.param
+    return request.param
+
+
 def make_app(**limits: Any) -> Application:
-    live = Application(secret="faults", limits=Limits(rate=None, **limits))
+    live = Application(secret="faults", limits=Limits(rate=None, **limits),
+                       store=STORES[_store[0]]())
     live.env.filters["fragile"] = fragile
     live.add_template("t", TEMPLATE)
     return live
@@ -202,12 +220,7 @@ def test_a_render_error_is_reported_and_the_page_recovers_whole(
 
 
 def test_a_render_error_after_an_action_error_reports_the_action_error() -> None:
-    class Both(Model):
-        def break_then_raise(self) -> None:
-            self.n = 13
-            raise RuntimeError("and then a bug")
-
-    view = mount(make_app(), "t", Both())
+    view = mount(make_app(), "t", Model())
     assert view.send("break_then_raise")["code"] == "action_failed"
     assert "tree" in view.send("set", n=1)
     assert_consistent(view)
@@ -246,3 +259,24 @@ def test_the_timeout_works_without_asyncio_timeout(monkeypatch: pytest.MonkeyPat
     assert view.send("hang")["code"] == "action_timeout"
     assert view.send("own_timeout")["code"] == "action_failed"
     assert_consistent(view)
+
+
+def test_a_cancelled_action_leaves_the_page_true_to_what_it_changed() -> None:
+    """A cancelled action (its connection dropped) keeps what it changed, on both stores: the
+    page's tree, every client's and a later one's show it, and the next action runs."""
+    view = mount(make_app(action_timeout=None), "t", Model())
+    other = mount(view.app, view.page)
+
+    async def run() -> None:
+        task = asyncio.ensure_future(view.asend("hang"))  # sets a = -1, then waits forever
+        while view.page.model.a != -1:
+            await asyncio.sleep(0.001)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert other.html == expected_html(view.page) and "<p>-1</p>" in other.html
+        assert "tree" in await other.asend("increment")
+
+    asyncio.run(run())
+    assert_consistent(other)
+    assert mount(view.app, view.page).html == other.html

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -32,14 +33,17 @@ FEW = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChec
 # --- values --------------------------------------------------------------------------------------
 
 huge_ints = st.sampled_from([2**63, -(2**63) - 1, 2**1000, 10**4000])
+# Any code point: lone surrogates (JSON carries them, UTF-8 cannot), NUL, astral characters.
+any_text = st.text(st.characters(exclude_categories=()), max_size=12) | st.sampled_from(
+    ["\ud800", "a\udfffb", "\x00", "😀", "\U0010ffff", "\ud83d\ude00"])
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), huge_ints,
-                    st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=12))
+                    st.floats(allow_nan=False, allow_infinity=False), any_text)
 json_values = st.recursive(
     scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6),
                                                                           inner, max_size=4),
     max_leaves=12)
 # Beyond JSON: what server code could pass (non-str keys, tuples, NaN, bytes, deep nesting).
-wild_keys = st.one_of(st.text(max_size=6), st.integers(), st.none(), st.tuples(st.integers()))
+wild_keys = st.one_of(any_text, st.integers(), st.none(), st.tuples(st.integers()))
 wild_values = st.recursive(
     st.one_of(scalars, st.floats(), st.binary(max_size=6)),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(wild_keys, inner, max_size=3)
@@ -57,12 +61,12 @@ def deep(depth: int) -> Any:
 action_names = st.one_of(
     st.sampled_from(["increment", "set", "add-item", "add_item", "__init__", "_secret",
                      "-secret", "__class__", "mro", "count", "items", "", " increment"]),
-    st.text(max_size=MAX_ACTION_NAME + 20))
+    st.text(max_size=MAX_ACTION_NAME + 20), any_text)
 message_dicts = st.fixed_dictionaries({}, optional={
     "type": st.one_of(st.just("action"), json_values),
     "action": st.one_of(action_names, json_values),
-    "data": st.one_of(st.dictionaries(st.text(max_size=6), json_values, max_size=4), json_values),
-    "token": st.one_of(st.text(max_size=20), json_values),
+    "data": st.one_of(st.dictionaries(any_text, json_values, max_size=4), json_values),
+    "token": st.one_of(any_text, json_values),
 })
 
 
@@ -79,7 +83,7 @@ def _encodable(value: Any) -> bool:
 
 
 raw_messages = st.one_of(
-    st.text(max_size=60), st.binary(max_size=60),
+    st.text(st.characters(exclude_categories=()), max_size=60), st.binary(max_size=60),
     message_dicts.map(json_text), message_dicts,
     st.integers(1, 5000).map(lambda n: '{"action": "set", "data": {"n": ' + "9" * n + "}}"),
     st.integers(1, 70_000).map(lambda n: "[" * n),
@@ -164,7 +168,7 @@ VALID = SIGNER.sign("page-one")
 
 
 @FUZZ
-@given(st.one_of(st.text(max_size=80), st.none(), st.integers(), st.binary(max_size=20),
+@given(st.one_of(st.text(max_size=80), any_text, st.none(), st.integers(), st.binary(max_size=20),
                  st.text(min_size=600, max_size=700)))
 def test_arbitrary_tokens_are_refused(token: Any) -> None:
     try:
@@ -214,7 +218,9 @@ TOP = ("title", "user", "todos", "count", "tags", "items", "nested")
 shaped = st.fixed_dictionaries({}, optional={
     "title": wild_values, "user": st.one_of(wild_values, st.fixed_dictionaries(
         {"admin": wild_values, "name": wild_values})),
-    "todos": st.one_of(wild_values, st.lists(st.fixed_dictionaries(
+    # (not a str: its items would be characters, whose ``title`` is a bound method whose repr,
+    # an address, differs between two renders)
+    "todos": st.one_of(wild_values.filter(lambda v: not isinstance(v, str)), st.lists(st.fixed_dictionaries(
         {}, optional={"id": wild_values, "title": wild_values, "done": wild_values}),
         max_size=4)),
     "count": st.one_of(st.integers(), huge_ints, wild_values), "tags": wild_values,
@@ -244,7 +250,7 @@ def test_any_data_shape_updates_or_raises_a_render_error_and_stays_consistent(
             except RenderError as exc:
                 assert exc.code == "render_failed"
                 continue
-            assert view.html == page.html()
+            assert view.html == sent(page.html())
             try:
                 fresh = live.template("e").mount({**page.data, "errors": page.errors})
             except Exception:
@@ -252,7 +258,12 @@ def test_any_data_shape_updates_or_raises_a_render_error_and_stays_consistent(
                 # where a full render raises (an undefined `user` stays undefined: `user.admin`
                 # is not read again). Such a page keeps showing what it showed.
                 continue
-            assert view.html == fresh.html()
+            assert view.html == sent(fresh.html())
+
+
+def sent(html: str) -> str:
+    """``html`` as a client receives it: lone surrogates as U+FFFD (protocol.utf8_safe)."""
+    return re.sub("[\ud800-\udfff]", "\ufffd", html)
 
 
 # --- two pages, valid and hostile messages interleaved ---------------------------------------------
@@ -285,6 +296,8 @@ hostile = st.one_of(
                      {"action": "set", "data": {"n": "many"}}, {"action": "set", "data": {}},
                      {"action": "add_item", "data": {"title": None}},
                      {"action": "set", "data": {"n": 1}, "token": "forged"},
+                     {"action": "add_item", "data": {"title": "half \ud83d"}},
+                     '{"action":"add_item","data":{"title":"\\udc00"}}',
                      {"action": "increment", "token": "OTHER"}]),
 )
 interleavings = st.lists(st.tuples(st.integers(0, 1), st.one_of(valid_actions, hostile)),

@@ -12,6 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from livetemplate import ActionContext, Application, Page, ValidationError
+from tests.fake_shared_store import FakeSharedStore
 
 FORM = (
     "<h1>{{ title }}</h1><ul>{% for n in names %}<li data-key=\"{{ n }}\">{{ n }}</li>{% endfor %}"
@@ -44,9 +45,12 @@ class Sink:
         self.messages.append(json.loads(text))
 
 
-@pytest.fixture
-def app() -> Application:
-    app = Application(secret="test")
+@pytest.fixture(params=["memory", "shared"])
+def app(request: pytest.FixtureRequest) -> Application:
+    """Every page test runs on both page paths: the in-process store, and a shared store
+    (Redis's contract, in memory; tests/test_shared.py runs the same path on Redis)."""
+    app = Application(secret="test",
+                      store=FakeSharedStore() if request.param == "shared" else None)
     app.add_template("names", FORM)
     return app
 
@@ -103,12 +107,20 @@ def test_updates_fan_out_to_every_connection(app: Application) -> None:
     assert len(tab1.messages) == 4 and len(tab2.messages) == 3
 
 
+class Quiet:  # (module level: a shared store pickles data models)
+    names: list[str] = []
+
+    def noop(self) -> None: ...
+
+
+class Pusher:
+    names: list[str] = []
+
+    async def go(self, ctx: ActionContext) -> None:
+        await ctx.page.push(title="pushed")
+
+
 def test_an_unchanged_tree_goes_only_back_to_the_sender(app: Application) -> None:
-    class Quiet:
-        names: list[str] = []
-
-        def noop(self) -> None: ...
-
     page = app.new_page("names", Quiet())
     tab1, tab2 = Sink(), Sink()
     page.attach(tab1)
@@ -144,23 +156,18 @@ def test_serve_http_embeds_the_token_and_sets_the_cookie(app: Application) -> No
     response = client.get("/?t=hello")
     page = holder["page"]
     assert response.headers["cache-control"] == "no-store"
-    token = response.cookies["livetemplate_token"]
-    assert app.page_for_token(token) is page
+    token = response.cookies[app.cookie_for("/")]  # the cookie of this path (one per path)
+    assert app.tokens.verify(token, page.id) == page.id
     assert response.text == (
         f'<html><head><meta name="livetemplate-token" content="{token}">'
         '<script src="/livetemplate-client.js" defer></script></head><body>hello</body></html>'
     )
     assert "httponly" in response.headers["set-cookie"].lower()
     assert "samesite=lax" in response.headers["set-cookie"].lower()
+    assert "path=/;" in response.headers["set-cookie"].lower()
 
 
 def test_push_inside_an_action_of_the_same_page(app: Application) -> None:
-    class Pusher:
-        names: list[str] = []
-
-        async def go(self, ctx: ActionContext) -> None:
-            await ctx.page.push(title="pushed")
-
     page = app.new_page("names", {"title": "t"})
     page.register_data_model(Pusher())
     tab = Sink()

@@ -68,3 +68,38 @@ def test_dumps_is_compact_utf8_json_and_refuses_other_objects() -> None:
     assert json.loads(text) == message
     with pytest.raises(TypeError, match="not JSON serializable"):
         protocol.dumps({"x": object()})
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    ('{"action":"add","data":{"text":"\\ud800"}}', "text"),  # a \u escape in the text
+    ('{"action":"add","data":{"text":"ok","rows":[{"n":"a"},{"n":"b\\udfff"}]}}', "rows[1].n"),
+    ('{"action":"add","data":{"\\ud83d":1}}', "\\ud83d"),  # a key
+    ('{"action":"add","data":{"text":"x\ud800"}}', "text"),  # a raw surrogate in a str
+    (b'{"action":"add","data":{"t":"\xed\xa0\x80"}}', "t"),  # json.loads(bytes): surrogatepass
+    ({"action": "add", "data": {"deep": {"t": ["ok", "\udc80"]}}}, "deep.t[1]"),  # a mapping
+])
+def test_text_utf8_cannot_encode_is_refused_naming_the_field(raw: str | bytes | dict[str, object],
+                                                              field: str) -> None:
+    with pytest.raises(ClientError) as info:
+        parse_message(raw)
+    assert info.value.code == "bad_data" and f"field '{field}'" in info.value.message
+    assert "surrogate" in info.value.message
+    info.value.message.encode()  # the refusal itself is sendable
+
+
+def test_valid_unicode_and_escapes_pass() -> None:
+    raw = '{"action":"add","data":{"t":"\\ud83d\\ude00 \\u00e9 😀 \\u0000"}}'
+    assert parse_message(raw).data == {"t": "😀 é 😀 \x00"}
+
+
+def test_an_action_name_utf8_cannot_encode_is_refused() -> None:
+    with pytest.raises(ClientError, match="surrogate") as info:
+        parse_message('{"action":"add\\udc00"}')
+    assert info.value.code == "bad_message"
+
+
+def test_dumps_replaces_lone_surrogates_and_logs(caplog: pytest.LogCaptureFixture) -> None:
+    text = dumps(tree_message({"0": "a\ud800b"}))
+    assert text == '{"tree":{"0":"a\ufffdb"},"meta":{}}' and text.encode()
+    assert "lone surrogate" in caplog.text
+    assert dumps({"t": "😀é"}) == '{"t":"😀é"}'  # valid text untouched

@@ -33,7 +33,7 @@ def test_token_of_another_secret_is_refused() -> None:
         TokenSigner("a").verify(TokenSigner("b").sign("page-1"))
 
 
-@pytest.mark.parametrize("junk", ["", "x" * 600, "not-a-token", 42])
+@pytest.mark.parametrize("junk", ["", "x" * 600, "not-a-token", 42, "a\ud800.b", "é.x"])
 def test_malformed_tokens_are_refused(junk: object) -> None:
     with pytest.raises(TokenInvalid):
         TokenSigner("s").verify(junk)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from starlette.requests import HTTPConnection
@@ -24,14 +24,15 @@ from starlette.routing import BaseRoute
 
 import lt_engine
 
-from . import protocol
+from . import collector, protocol
+from .collector import COLLECTOR
 from .connection import Connection
+from .endpoints import build_routes
 from .errors import (
     AsyncRequired,
     ClientError,
     DuplicateTemplateError,
     LiveTemplateError,
-    PageLimitError,
     PageNotFound,
     TemplateNotFoundError,
     TokenMissing,
@@ -39,11 +40,12 @@ from .errors import (
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
+from .pages import LivePages
+from .redis_store import REDIS_URL_ENV, RedisStore
+from .reload import register, reload_template
+from .shared import SharedPages
 from .store import MemoryStore, PageRecord, PageStore, SharedStore
-from .tokens import SECRET_ENV, TokenSigner, resolve_secret
-
-if TYPE_CHECKING:
-    from .shared import SharedPages
+from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
 
 logger = logging.getLogger("livetemplate")
 
@@ -66,6 +68,7 @@ class Application:
         clock: Callable[[], float] = time.time,
         compiled: str | os.PathLike[str] | None = None,
         dev: bool | None = None,
+        tune_gc: bool | None = None,
         **env_options: Any,
     ) -> None:
         """``env_options`` go to the jinja2 environment (filters via ``app.env.filters``).
@@ -74,11 +77,13 @@ class Application:
         ``dev`` (default: ``$LIVETEMPLATE_DEV``, set by ``livetemplate run --reload``): stale
         compiled templates are compiled from source instead of refused, and edited templates
         are reloaded into live pages.
+        ``tune_gc`` (default: on unless ``$LIVETEMPLATE_TUNE_GC=0``): freeze long-lived objects
+        out of the cyclic GC's reach after start-up and as pages and connections are made
+        (``livetemplate.collector``).
         """
         self.limits = limits or Limits()
+        self.tune_gc = collector.wanted(tune_gc)
         if store is None:
-            from .redis_store import REDIS_URL_ENV, RedisStore
-
             url = os.environ.get(REDIS_URL_ENV)
             store = RedisStore(url) if url else MemoryStore()
         self.store = store
@@ -99,22 +104,18 @@ class Application:
         # for the in-process store, whose paths stay as they were.
         self.shared: SharedPages | None = None
         if isinstance(store, SharedStore):
-            from .shared import SharedPages
-
             self.shared = SharedPages(self, store, resolved)
         self._dirs: list[str] = []
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
         self._templates: dict[str, lt_engine.Template] = {}
-        self._live: dict[str, Page] = {}
+        self.pages = LivePages()  # the pages live in this process
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")
         if compiled is not None:
             self._load_compiled(compiled)
         if self.dev:
-            from .reload import register
-
             register(self)
 
     # --- templates ----------------------------------------------------------------------------
@@ -187,8 +188,6 @@ class Application:
         What dev mode does when a template file changes; returns the number of pages
         re-mounted. Raises what compiling raises (the old template stays in use).
         """
-        from .reload import reload_template
-
         return reload_template(self, name)
 
     def add_template(self, name: str, source: str) -> None:
@@ -228,67 +227,77 @@ class Application:
         """
         template = self.template(name)
         self._maybe_sweep()
-        if self.page_count >= self.limits.max_pages:
-            self.expire_pages()
-            if self.page_count >= self.limits.max_pages:
-                raise PageLimitError(
-                    f"{self.page_count} live pages: the limit (Limits.max_pages) is reached; try"
-                    " again later, or raise max_pages / lower page_ttl"
-                )
-        model = None
-        if data is None:
-            data = {}
-        elif not isinstance(data, Mapping):
-            model, data = data, {}
-        elif not isinstance(data, dict):
-            data = dict(data)
+        self.pages.make_room(self.limits.max_pages, self.expire_pages)
+        data, model = page_data(data)
         now = self.clock()
         record = PageRecord(id=secrets.token_urlsafe(18), template=name, data=data, model=model,
                             created=now, last_seen=now)
         page = Page(self, record, template)
+        if self.tune_gc:
+            COLLECTOR.start()  # the first page: start-up is over
+            COLLECTOR.grew()
         if self.shared is not None:
             # Sealed now (a model pickle refuses fails here), stored behind: see page.flush().
             self.shared.created(page)
         else:
             self.store.put(record)  # type: ignore[union-attr]
-        self._live[record.id] = page
+        self.pages.add(page)
         return page
 
-    def get_page(self, conn: HTTPConnection) -> Page:
-        """The page whose token the request or WebSocket carries (query, header, or cookie).
+    def get_page(self, conn: HTTPConnection, template: str | None = None) -> Page:
+        """The page whose token the request or WebSocket carries (query, header, WebSocket
+        subprotocol, or the cookie ``serve_http`` set for this path).
 
-        Raises a :class:`~livetemplate.PageLookupError` (``TokenMissing``, ``TokenInvalid``,
+        With ``template``, only a page of that template is returned. Raises a
+        :class:`~livetemplate.PageLookupError` (``TokenMissing``, ``TokenInvalid``,
         ``TokenExpired``, ``PageNotFound``) whose message says why and what to do.
         """
-        token = self.token_from(conn)
-        if token is None:
-            raise TokenMissing(
-                f"no page token: expected ?{TOKEN_QUERY}=..., an X-LiveTemplate-Token header or"
-                f" the {self.cookie_name} cookie (set by page.serve_http); open the page first"
-            )
-        return self.page_for_token(token)
+        return _of_template(self.page_for_token(self._token_or_raise(conn)), template)
 
-    def page_for_token(self, token: str) -> Page:
-        return self._page(self.tokens.verify(token))
+    def page_for_token(self, token: str, template: str | None = None) -> Page:
+        return _of_template(self._page(self.tokens.verify(token)), template)
 
-    async def load_page(self, conn_or_token: HTTPConnection | str) -> Page:
+    async def load_page(self, conn_or_token: HTTPConnection | str,
+                        template: str | None = None) -> Page:
         """``get_page`` (given a request or WebSocket) or ``page_for_token`` (given a token) for
         async code; works with every store, and is the only way with a shared one (Redis),
         where it loads the page from the store and brings it up to date."""
         if isinstance(conn_or_token, str):
-            token: str | None = conn_or_token
+            token = conn_or_token
         else:
-            token = self.token_from(conn_or_token)
-        if token is None:
-            return self.get_page(conn_or_token)  # type: ignore[arg-type]  # raises TokenMissing
+            token = self._token_or_raise(conn_or_token)
         page_id = self.tokens.verify(token)
         if self.shared is None:
-            return self._page(page_id)
-        return await self.shared.load(page_id)
+            return _of_template(self._page(page_id), template)
+        return _of_template(await self.shared.load(page_id), template)
 
     def token_from(self, conn: HTTPConnection, cookie: bool = True) -> str | None:
-        return (conn.query_params.get(TOKEN_QUERY) or conn.headers.get(TOKEN_HEADER)
-                or (conn.cookies.get(self.cookie_name) if cookie else None) or None)
+        """The token ``conn`` carries: ``?cache_token=``, the ``X-LiveTemplate-Token`` header,
+        a WebSocket subprotocol ``livetemplate.token.<token>``, or (unless ``cookie=False``) the
+        cookie that ``serve_http`` set for this path (``cookie_for``)."""
+        token = conn.query_params.get(TOKEN_QUERY) or conn.headers.get(TOKEN_HEADER)
+        if not token and conn.scope["type"] == "websocket":
+            for offered in conn.scope.get("subprotocols") or ():
+                if offered.startswith(protocol.TOKEN_SUBPROTOCOL):
+                    token = offered[len(protocol.TOKEN_SUBPROTOCOL):]
+                    break
+        if not token and cookie:
+            token = conn.cookies.get(self.cookie_for(conn.url.path))
+        return token or None
+
+    def cookie_for(self, path: str) -> str:
+        """The name of the token cookie of the page served at ``path`` (one per path)."""
+        return cookie_for(self.cookie_name, path)
+
+    def _token_or_raise(self, conn: HTTPConnection) -> str:
+        token = self.token_from(conn)
+        if token is None:
+            raise TokenMissing(
+                f"no page token: expected ?{TOKEN_QUERY}=..., an X-LiveTemplate-Token header or"
+                f" the token cookie of {conn.url.path} (set by page.serve_http there); open the"
+                " page first"
+            )
+        return token
 
     def _page(self, page_id: str) -> Page:
         if self.shared is not None:
@@ -298,7 +307,7 @@ class Application:
                 " app.page_for_token()"
             )
         self._maybe_sweep()
-        page = self._live.get(page_id)
+        page = self.pages.get(page_id)
         if page is None:
             record = self.store.get(page_id)
             if record is None:
@@ -308,13 +317,13 @@ class Application:
                 )
             # Known to the store but not live in this process: rebuild by mounting again.
             page = Page(self, record, self.template(record.template))
-            self._live[page_id] = page
+            self.pages.add(page)
         return page
 
     @property
     def page_count(self) -> int:
-        """Pages in the store; with a shared store (Redis), pages live in this process."""
-        return len(self.store) if self.shared is None else len(self._live)  # type: ignore[arg-type]
+        """Pages live in this process (what ``Limits.max_pages`` bounds), on every store."""
+        return len(self.pages)
 
     def touch(self, page: Page) -> None:
         if self.shared is None:
@@ -333,13 +342,12 @@ class Application:
         if self.shared is not None:
             return self.shared.evict()
         store: PageStore = self.store  # type: ignore[assignment]
-        for page in self._live.values():
-            if page.connections:
-                store.touch(page.id, now)
+        for page in self.pages.connected():
+            store.touch(page.id, now)
         expired = store.expired(now - self.limits.page_ttl)
         for page_id in expired:
             store.delete(page_id)
-            self._live.pop(page_id, None)
+            self.pages.drop(page_id)
         if expired:
             logger.debug("livetemplate: %d idle pages expired", len(expired))
         return expired
@@ -368,10 +376,10 @@ class Application:
                     f"message of {len(message)} bytes exceeds the limit of"
                     f" {self.limits.max_message_bytes} (Limits.max_message_bytes)",
                 )
-            if isinstance(message, protocol.ActionMessage):
-                action, data, token = message.action, message.data, message.token
-            else:
-                action, data, token = protocol.parse_action(message)
+            if isinstance(message, protocol.ActionMessage):  # checked as any message is
+                message = {protocol.TYPE: message.type, protocol.ACTION: message.action,
+                           protocol.DATA: message.data, protocol.TOKEN: message.token}
+            action, data, token = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
             if self.shared is None:  # a shared store's action starts the page's TTL itself
@@ -399,8 +407,6 @@ class Application:
         connects there (``data-lvt-url``). Mounted under a prefix, or with several endpoints, set
         ``app.live_url`` to the full path, or put your own ``<script>`` tag in the template.
         """
-        from .endpoints import build_routes
-
         if self.live_url is None:
             self.live_url = path
         return build_routes(self, path, new_page)
@@ -413,3 +419,22 @@ class Application:
         """
         if self.shared is not None:
             await self.shared.close()
+
+
+def _of_template(page: Page, template: str | None) -> Page:
+    if template is not None and page.template_name != template:
+        raise PageNotFound(
+            f"the page of this token is a {page.template_name!r} page, not a {template!r} one;"
+            " reload to start a new one"
+        )
+    return page
+
+
+def page_data(data: Any) -> tuple[dict[str, Any], Any]:
+    """``(data, model)`` of a new page from what ``new_page`` was given: a mapping of template
+    data, or a data model object. The one place a page's data enters the page path."""
+    if data is None:
+        return {}, None
+    if not isinstance(data, Mapping):
+        return {}, data
+    return (data if isinstance(data, dict) else dict(data)), None

@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,8 @@ from lt_engine.precompiled import (
     check_dir,
     compile_dir,
 )
+
+from .reload import APP_ENV, DEV_ENV, load_object
 
 PROG = "livetemplate"
 
@@ -134,9 +137,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .reload import APP_ENV, DEV_ENV
+    import uvicorn  # an optional dependency, needed by this command only
 
     app_dir = os.path.abspath(args.app_dir)
     options: dict[str, Any] = {"host": args.host, "port": args.port, "app_dir": app_dir,
@@ -157,8 +158,6 @@ def resolve_env(spec: str | None) -> lt_engine.Environment:
     """The environment ``--env`` names (see its help), or a default one."""
     if spec is None:
         return lt_engine.Environment()
-    from .reload import load_object
-
     try:
         obj = load_object(spec)
     except ValueError as exc:
@@ -196,8 +195,6 @@ def _display(path: str) -> str:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("livetemplate")
     except PackageNotFoundError:

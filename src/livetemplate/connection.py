@@ -20,8 +20,8 @@ server's own WebSocket pings cannot do this: their close waits for the same buff
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+from collections import deque
 from typing import Protocol
 
 from starlette.websockets import WebSocket
@@ -39,10 +39,18 @@ class Connection(Protocol):
 
 
 class WebSocketConnection:
+    # Slots, and a deque with one waiter instead of an asyncio.Queue: a worker holds thousands
+    # of connections for minutes, and each GC-tracked object of theirs is walked by every full
+    # collection (livetemplate/collector.py).
+    __slots__ = ("websocket", "_outbox", "_wake", "_close", "_writer", "_reader", "_max_queue",
+                 "_max_bytes", "_pending", "_send_lock", "_direct", "_send_timeout",
+                 "_send_started", "_watch", "aborted")
+
     def __init__(self, websocket: WebSocket, max_queue: int, max_bytes: int | None = None,
                  send_timeout: float | None = None) -> None:
         self.websocket = websocket
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=max_queue)
+        self._outbox: deque[str | None] = deque()  # messages for the writer; None: close
+        self._wake: asyncio.Future[None] | None = None  # the writer waiting for the next one
         self._close: tuple[int, str] | None = None
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[object] | None = None
@@ -72,23 +80,36 @@ class WebSocketConnection:
                            f" Limits.send_queue_bytes={self._max_bytes}")
             return
         direct = self._direct
-        if direct is not None and (direct or (self._queue.empty()
+        if direct is not None and (direct or (not self._outbox
                                               and not self._send_lock.locked())):
             if len(direct) < self._max_queue:
                 direct.append(text)
                 self._pending += size
                 return
-        try:
-            self._queue.put_nowait(text)
-        except asyncio.QueueFull:
+        if len(self._outbox) >= self._max_queue:
             self._overflow(f"{self._max_queue} messages waiting (Limits.send_queue)")
             return
+        self._put(text)
         self._pending += size
+
+    def _put(self, item: str | None) -> None:
+        self._outbox.append(item)
+        wake = self._wake
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def _get(self) -> str | None:
+        while not self._outbox:
+            self._wake = asyncio.get_running_loop().create_future()
+            try:
+                await self._wake
+            finally:
+                self._wake = None
+        return self._outbox.popleft()
 
     def _overflow(self, what: str) -> None:
         logger.warning("livetemplate: closing a slow client: %s", what)
-        while not self._queue.empty():  # nothing queued is worth sending any more
-            self._queue.get_nowait()
+        self._outbox.clear()  # nothing queued is worth sending any more
         self._pending = 0
         self.close(protocol.close_code("slow_consumer") or 1013, SLOW, "slow_consumer")
 
@@ -97,11 +118,9 @@ class WebSocketConnection:
         if self._close is not None:
             return
         if error_code is not None:
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(protocol.dumps(protocol.error_message(error_code, reason)))
+            self._put(protocol.dumps(protocol.error_message(error_code, reason)))
         self._close = (code, reason)
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
+        self._put(None)
 
     @property
     def closing(self) -> bool:
@@ -167,7 +186,7 @@ class WebSocketConnection:
     async def _write(self) -> None:
         try:
             while True:
-                text = await self._queue.get()
+                text = await self._get()
                 if text is None:
                     break
                 async with self._send_lock:
@@ -186,8 +205,7 @@ class WebSocketConnection:
         if self._writer is None:
             return
         if not self._writer.done():
-            with contextlib.suppress(asyncio.QueueFull):
-                self._queue.put_nowait(None)
+            self._put(None)
             try:
                 await asyncio.wait_for(asyncio.shield(self._writer), timeout=1.0)
             except (asyncio.TimeoutError, Exception):

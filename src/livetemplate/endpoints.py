@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from . import protocol
+from .collector import COLLECTOR
 from .connection import WebSocketConnection, _close_reason
 from .errors import ClientError, LiveTemplateError, TokenMissing
 from .limits import RateLimiter, origin_refusal
@@ -52,7 +53,11 @@ async def serve_websocket(app: Application, websocket: WebSocket,
     limits = app.limits
     # Accept first, then refuse with a message and a close reason: a refusal before accepting is
     # an HTTP 403 whose reason a browser script cannot read.
-    await websocket.accept()
+    # The shipped client offers the "livetemplate" subprotocol (and its token as another one):
+    # a browser drops a connection whose server does not pick one it offered.
+    offered = websocket.scope.get("subprotocols") or ()
+    await websocket.accept(
+        subprotocol=protocol.SUBPROTOCOL if protocol.SUBPROTOCOL in offered else None)
     refusal = origin_refusal(websocket.headers, limits)
     if refusal is not None:
         await _refuse(websocket, "origin", refusal)
@@ -68,6 +73,8 @@ async def serve_websocket(app: Application, websocket: WebSocket,
     except LiveTemplateError as exc:
         await _refuse(websocket, exc.code, exc.message)
         return
+    if app.tune_gc:
+        COLLECTOR.grew()  # a connection lives long: frozen out of the GC's reach with the next
     conn.start()
     limiter = RateLimiter(limits.rate, limits.burst)
     try:
@@ -175,9 +182,14 @@ async def serve_post(app: Application, request: Request) -> Response:
         return _error_response(exc.code, exc.message)
     reply = await app.handle_action(page, message)
     if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
-        return JSONResponse(reply, status_code=protocol.http_status(reply[protocol.CODE]))
+        return _json(reply, protocol.http_status(reply[protocol.CODE]))
     # A POST client holds no connection and may have missed updates: give it the whole tree.
-    return JSONResponse(protocol.tree_message(page.tree, reply[protocol.META]))
+    return _json(protocol.tree_message(page.tree, reply[protocol.META]))
+
+
+def _json(message: dict[str, Any], status: int = 200) -> Response:
+    # protocol.dumps, not JSONResponse's json.dumps: its text always encodes to UTF-8
+    return Response(protocol.dumps(message), status_code=status, media_type="application/json")
 
 
 def _too_large(size: int, limit: int) -> Response:
@@ -186,8 +198,7 @@ def _too_large(size: int, limit: int) -> Response:
 
 
 def _error_response(code: str, message: str) -> Response:
-    return JSONResponse(protocol.error_message(code, message),
-                        status_code=protocol.http_status(code))
+    return _json(protocol.error_message(code, message), protocol.http_status(code))
 
 
 async def serve_client(request: Request) -> Response:

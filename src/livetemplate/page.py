@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 
 import lt_engine
 
@@ -30,9 +31,10 @@ from .actions import (
     start_action,
 )
 from .connection import Connection
-from .errors import ClientError, RenderError, ValidationError
+from .errors import ClientError, LiveTemplateError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
+from .tokens import cookie_path
 
 if TYPE_CHECKING:
     from .app import Application
@@ -47,6 +49,7 @@ class Page:
     def __init__(self, app: Application, record: PageRecord, template: lt_engine.Template) -> None:
         self.app = app
         self.record = record
+        self._take(record.data, record.model)
         self._template = template
         self._connections: list[Connection] = []
         self._lock = asyncio.Lock()
@@ -106,7 +109,7 @@ class Page:
             )
         if self._sync is not None:
             self.app.shared.check(model)  # type: ignore[union-attr]  # unstorable: fail here
-        self.record.model = model
+        self._take(self.record.data, model)
         self.update()
 
     @property
@@ -138,17 +141,21 @@ class Page:
         app = self.app
         token = self.get_token()
         html = inject(self._mount.html(), token, app.client_path, app.live_url)
+        try:
+            body = html.encode()
+        except UnicodeEncodeError:  # a lone surrogate in the data: see protocol.utf8_safe
+            body = protocol.utf8_safe(html).encode()
         if self._sync is None:
-            response = HTMLResponse(html)
+            response = HTMLResponse(body)
         else:  # sent once the page is stored, so every worker can find it by this token
-            from .shared import StoredHTMLResponse
-
-            response = StoredHTMLResponse(html)
+            response = StoredHTMLResponse(body)
             response.page = self
         # The body embeds a token: keep it out of shared caches.
         response.headers["Cache-Control"] = "no-store"
+        path = request.url.path
         response.set_cookie(
-            app.cookie_name, token, max_age=int(app.limits.token_max_age), path="/",
+            app.cookie_for(path), token, max_age=int(app.limits.token_max_age),
+            path=cookie_path(path),
             httponly=True, samesite="lax", secure=request.url.scheme == "https",
         )
         app.touch(self)
@@ -373,6 +380,13 @@ class Page:
 
     # --- data ---------------------------------------------------------------------------------
 
+    def _take(self, data: dict[str, Any], model: Any) -> None:
+        """The one place a page's data and data model enter it: made (``new_page``), rebuilt or
+        loaded from a store, or registered (``register_data_model``)."""
+        record = self.record
+        record.data = data
+        record.model = model
+
     def _view(self) -> dict[str, Any]:
         view = dict(self.record.data)
         view.update(model_data(self.record.model))
@@ -390,6 +404,24 @@ class Page:
                 setattr(model, name, value)
             else:
                 self.record.data[name] = value
+
+
+class StoredHTMLResponse(HTMLResponse):
+    """``serve_http``'s response on a shared store: waits for the page to be stored first, so
+    the browser never holds a token another worker cannot find yet."""
+
+    page: Page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.page.flush()
+        except LiveTemplateError as exc:
+            logger.warning("livetemplate: page %s not served: %s", self.page.id, exc.message)
+            response: Response = Response(
+                exc.message, status_code=protocol.http_status(exc.code), media_type="text/plain")
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class _Expired(Exception):

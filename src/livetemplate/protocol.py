@@ -10,6 +10,8 @@ Client -> server: ``{"type": "action", "action": "increment", "data": {…}}`` w
 from __future__ import annotations
 
 import json
+import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +27,12 @@ META = "meta"
 CODE = "code"
 MESSAGE = "message"
 EVENTS = "events"  # in "meta": [[name, payload], …], server events for the client (hooks)
+
+# The shipped client offers its page token as a WebSocket subprotocol (the one header a browser
+# lets a script set on an upgrade), so the token stays out of URLs and access logs: it offers
+# "livetemplate" and "livetemplate.token.<token>", and the server picks "livetemplate".
+SUBPROTOCOL = "livetemplate"
+TOKEN_SUBPROTOCOL = SUBPROTOCOL + ".token."
 
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
@@ -58,6 +66,8 @@ ERRORS: dict[str, tuple[int, int | None]] = {
 
 MAX_ACTION_NAME = 100
 
+logger = logging.getLogger("livetemplate")
+
 
 @dataclass(frozen=True)
 class ActionMessage:
@@ -82,6 +92,7 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
 
     The per-action path uses this one (a frozen dataclass costs more than the JSON decode).
     """
+    raw_text = raw
     if isinstance(raw, (str, bytes)):
         try:
             raw = _decode(raw) if type(raw) is str else json.loads(raw)
@@ -101,18 +112,64 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
     action = raw.get(ACTION)
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_NAME:
         raise ClientError("bad_message", '"action" must be a non-empty string naming an action')
+    if not action.isascii() and unencodable(action):
+        raise ClientError("bad_message", '"action" holds text that UTF-8 cannot encode (a lone'
+                                         " surrogate); send valid Unicode")
     data = raw.get(DATA)
     if data is None:
         data = {}
-    elif type(data) is not dict or not fresh:
-        if not isinstance(data, Mapping):
-            raise ClientError("bad_message",
-                              f'"data" must be a JSON object, not {type(data).__name__}')
-        data = dict(data)  # the caller's mapping stays the caller's
+    else:
+        if type(data) is not dict or not fresh:
+            if not isinstance(data, Mapping):
+                raise ClientError("bad_message",
+                                  f'"data" must be a JSON object, not {type(data).__name__}')
+            data = dict(data)  # the caller's mapping stays the caller's
+        # JSON carries lone surrogates ("\ud800", what JSON.stringify makes of half an emoji),
+        # UTF-8 cannot: refused here, before an action stores one where every later render of
+        # the page would fail to encode. A decoded str holds one only if its text had a "\u"
+        # escape or was not ASCII (isascii is a flag lookup for str).
+        if not fresh or type(raw_text) is not str or not raw_text.isascii() \
+                or "\\u" in raw_text:
+            bad = _surrogate_field(data, "")
+            if bad is not None:
+                raise ClientError(
+                    "bad_data", f"field '{bad}' of action {action!r} holds text that UTF-8 cannot"
+                    " encode (a lone surrogate, e.g. half of an emoji); send valid Unicode")
     token = raw.get(TOKEN)
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
     return action, data, token
+
+
+def unencodable(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate: JSON can carry it, UTF-8 cannot."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _surrogate_field(value: Any, path: str) -> str | None:
+    """The path (``text``, ``rows[2].name``) of the first string in ``value`` that UTF-8
+    cannot encode, key or value; ``None`` when there is none."""
+    if type(value) is str:
+        return (path or "data") if not value.isascii() and unencodable(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = key if isinstance(key, str) else str(key)
+            if not name.isascii() and unencodable(name):
+                shown = name.encode("utf-8", "backslashreplace").decode()
+                return f"{path}.{shown}" if path else shown
+            found = _surrogate_field(item, f"{path}.{name}" if path else name)
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _surrogate_field(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
 
 
 _decode = json.JSONDecoder().decode  # json.loads minus its argument checks
@@ -137,8 +194,26 @@ _encode = _compact_encoder()
 
 
 def dumps(message: Mapping[str, Any]) -> str:
-    """The wire encoding: compact JSON."""
-    return _encode(message)
+    """The wire encoding: compact JSON that UTF-8 can always encode (see ``utf8_safe``)."""
+    text = _encode(message)
+    return text if text.isascii() else utf8_safe(text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_safe(text: str) -> str:
+    """``text``, with any lone surrogate replaced by U+FFFD (and an error logged).
+
+    Client input is refused before it can hold one (``parse_action``), but server code can still
+    put one in a page's data; sending it raw would fail in the socket's UTF-8 encoder, the same
+    way at every later send and every GET, and leave the page unservable for good.
+    """
+    if not unencodable(text):
+        return text
+    logger.error("livetemplate: a rendered page held text that UTF-8 cannot encode (a lone"
+                 " surrogate, put in the page's data by server code); sent as U+FFFD")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def tree_message(tree: Mapping[str, Any], meta: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def reload_template(app: Application, name: str) -> int:
     template = app.env.reload(app.template(name))
     app._templates[name] = template
     # Private state of the app, read here to keep this dev-only path out of app.py.
-    pages = [page for page in list(app._live.values()) if page.template_name == name]
+    pages = app.pages.of_template(name)
     remounted = 0
     for page in pages:
         try:

@@ -32,25 +32,23 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
-from starlette.responses import HTMLResponse, Response
-from starlette.types import Receive, Scope, Send
-
 from . import protocol
 from .actions import ActionContext, is_pending, start_action
+from .collector import COLLECTOR
 from .errors import (
     LiveTemplateError,
     PageConflict,
-    PageLimitError,
     PageNotFound,
+    RenderError,
     ValidationError,
 )
+from .page import Page
 from .snapshot import Opened, Sealer
 from .store import PageRecord, SharedStore
 
 if TYPE_CHECKING:
     from .app import Application
     from .connection import Connection
-    from .page import Page
 
 logger = logging.getLogger("livetemplate")
 
@@ -122,7 +120,7 @@ class SharedPages:
         process does not hold it)."""
         self._start()
         app = self.app
-        page = app._live.get(page_id)
+        page = app.pages.get(page_id)
         if page is None:
             got = await self.store.fetch(page_id, 0, self.ttl)
             if got is None:
@@ -130,21 +128,21 @@ class SharedPages:
                     "the page of this token has expired or was never created; reload to start"
                     " a new one"
                 )
-            page = app._live.get(page_id)  # made meanwhile by another request of this process
+            page = app.pages.get(page_id)  # made meanwhile by another request of this process
             if page is None:
                 version, sealed = got
                 assert sealed is not None
                 opened, mac = self.sealer.open(page_id, sealed)
-                self._make_room()
+                app.pages.make_room(app.limits.max_pages, self.evict)
                 now = app.clock()
                 record = PageRecord(id=page_id, template=opened.template, data=opened.data,
                                     model=opened.model, errors=opened.errors,
                                     created=opened.created, last_seen=now)
-                from .page import Page
-
                 page = Page(app, record, app.template(opened.template))
+                if app.tune_gc:
+                    COLLECTOR.grew()  # a page made here lives long: frozen with the next batch
                 page._sync = Stored(version, mac, now)
-                app._live[page_id] = page
+                app.pages.add(page)
                 return page
         await self.refresh(page)
         assert page._sync is not None
@@ -224,15 +222,15 @@ class SharedPages:
                 await _release(self.store, page.id, lock, version, self.ttl)
                 self._apply(page, version, newer)
                 raise _lost_in_place()
-            failed: Exception | None = None
+            failed: BaseException | None = None
             try:
                 if newer is not None:
                     self._load(page, version, newer)  # the mount catches up with the diff below
                 acting = _ACTING.set(page)
                 try:
                     await body()
-                except Exception as exc:  # keep what the action changed, as in one process
-                    failed = exc
+                except BaseException as exc:  # a cancelled one too: keep what the action
+                    failed = exc  # changed, stored and sent, as in one process
                 finally:
                     _ACTING.reset(acting)
                 sealed, mac = self.sealer.seal(page.record)
@@ -245,11 +243,18 @@ class SharedPages:
                 raise
             state.mac, state.dirty = mac, False
             state.used = self.app.clock()
-            diff = page._rerender()
+            try:
+                diff = page._rerender()
+            except RenderError:
+                if failed is None:
+                    raise
+                diff = {}  # logged; the action's own error is the one to report
+            if failed is not None:  # as in one process: what changed goes to every connection,
+                if diff:  # and the origin hears of the failure from the error reply only
+                    page._broadcast({protocol.TREE: diff, protocol.META: {}}, None)
+                raise failed
             reply = {protocol.TREE: diff, protocol.META: outcome[0] if outcome else {}}
             page._broadcast(reply, origin)
-        if failed is not None:
-            raise failed
         return reply
 
     def changed(self, page: Page) -> None:
@@ -353,7 +358,7 @@ class SharedPages:
     def _notice(self, page_id: str, version: int, origin: str) -> None:
         if origin == self.worker:
             return
-        page = self.app._live.get(page_id)
+        page = self.app.pages.get(page_id)
         if page is None or page._sync is None or page._sync.version >= version:
             return
         self._refresh_soon(page)
@@ -384,7 +389,7 @@ class SharedPages:
     def _state(self, error: BaseException | None) -> None:
         """The store went away (``error``) or came back (``None``)."""
         self.down = error is not None
-        pages = [page for page in self.app._live.values() if page.connections]
+        pages = self.app.pages.connected()
         if error is None:
             for page in pages:  # notices were lost meanwhile: join again, compare versions
                 asyncio.ensure_future(self._rejoin(page))
@@ -413,7 +418,8 @@ class SharedPages:
         """Replace the page's record with the stored one (the mount is left as it was)."""
         opened, mac = self._open(page, sealed)
         record = page.record
-        record.data, record.model, record.errors = opened.data, opened.model, opened.errors
+        page._take(opened.data, opened.model)
+        record.errors = opened.errors
         state = page._sync
         assert state is not None
         state.version, state.mac = version, mac
@@ -427,7 +433,7 @@ class SharedPages:
 
     def _lost(self, page: Page) -> None:
         """The store no longer has the page: close its connections, forget it."""
-        self.app._live.pop(page.id, None)
+        self.app.pages.drop(page.id)
         for connection in list(page._connections):
             close = getattr(connection, "close", None)
             message = "the page has expired (or the page store lost it); reload"
@@ -448,7 +454,7 @@ class SharedPages:
         while True:
             await asyncio.sleep(self.interval)
             self.evict()
-            held = [pid for pid, page in self.app._live.items() if page.connections]
+            held = [page.id for page in self.app.pages.connected()]
             try:
                 await self.store.touch(held, self.ttl)
             except LiveTemplateError as exc:
@@ -457,20 +463,10 @@ class SharedPages:
     def evict(self) -> list[str]:
         """Forget pages idle here for ``page_ttl``; the store keeps them for other processes."""
         idle_since = self.app.clock() - self.app.limits.page_ttl
-        gone = [pid for pid, page in self.app._live.items() if _idle(page, idle_since)]
+        gone = [page.id for page in self.app.pages if _idle(page, idle_since)]
         for page_id in gone:
-            del self.app._live[page_id]
+            self.app.pages.drop(page_id)
         return gone
-
-    def _make_room(self) -> None:
-        limits = self.app.limits
-        if len(self.app._live) >= limits.max_pages:
-            self.evict()
-            if len(self.app._live) >= limits.max_pages:
-                raise PageLimitError(
-                    f"{len(self.app._live)} pages live in this process: the limit"
-                    " (Limits.max_pages) is reached; try again later, or raise max_pages"
-                )
 
 
 def _idle(page: Page, idle_since: float) -> bool:
@@ -504,21 +500,3 @@ def _log_failed_write(task: asyncio.Task[None]) -> None:
     if exc is not None:  # the next flush tries again and raises it to its caller
         logger.warning("livetemplate: a page change was not stored yet: %s",
                        getattr(exc, "message", exc))
-
-
-class StoredHTMLResponse(HTMLResponse):
-    """``serve_http``'s response on a shared store: waits for the page to be stored first, so
-    the browser never holds a token another worker cannot find yet."""
-
-    page: Page
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await self.page.flush()
-        except LiveTemplateError as exc:
-            logger.warning("livetemplate: page %s not served: %s", self.page.id, exc.message)
-            response: Response = Response(
-                exc.message, status_code=protocol.http_status(exc.code), media_type="text/plain")
-            await response(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)

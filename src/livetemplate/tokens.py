@@ -7,8 +7,10 @@ application's secret.  Nothing in a token is secret; it is only unforgeable.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import secrets
 import time
 import warnings
@@ -23,6 +25,8 @@ SALT = "livetemplate.page-token"
 MAX_TOKEN_LENGTH = 512
 
 logger = logging.getLogger("livetemplate")
+
+_COOKIE_PATH = re.compile(r"^/[A-Za-z0-9._~!$&'()*+=:@/%-]*$")  # what a Set-Cookie Path can carry
 
 
 class InsecureSecretWarning(UserWarning):
@@ -59,7 +63,8 @@ class TokenSigner:
 
     def verify(self, token: str, page_id: str | None = None) -> str:
         """The page id the token was signed for; raises if forged, expired, or for another page."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH \
+                or not token.isascii():
             raise TokenInvalid("malformed page token; reload the page to get a new one")
         try:
             payload = self._serializer.loads(token)
@@ -81,3 +86,21 @@ class TokenSigner:
                 " was opened for"
             )
         return payload["p"]
+
+
+def cookie_for(cookie_name: str, path: str) -> str:
+    """The name of the token cookie of the page served at ``path``.
+
+    One cookie per path: two routes of one app that each serve a shared page (Pattern 2) keep
+    their own pages instead of overwriting one cookie. A digest, since a path holds characters a
+    cookie name may not.
+    """
+    digest = hashlib.sha256(path.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{cookie_name}_{digest}"
+
+
+def cookie_path(path: str) -> str:
+    """The ``Path`` of the token cookie of the page served at ``path``: the path itself, so the
+    browser sends the cookie back only there, or ``/`` when the path holds what a Set-Cookie
+    header cannot carry."""
+    return path if _COOKIE_PATH.match(path) else "/"

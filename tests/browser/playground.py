@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -37,6 +38,9 @@ TEMPLATE = """<!doctype html>
 <ul id="edits">
 {% for e in edits %}<li data-key="{{ e.id }}"><input id="edit-{{ e.id }}" value="{{ e.text }}" lvt-input="edit" lvt-value-id="{{ e.id }}"> <span class="echo">{{ e.text }}</span> <span class="n">{{ e.n }}</span></li>
 {% endfor %}</ul>
+<ul id="todos">{% for t in todos %}<li id="todo-{{ t.id }}" class="{{ 'done' if t.done else 'open' }}"><button lvt-click="flip" lvt-value-id="{{ t.id }}">{{ t.title }}</button></li>{% endfor %}</ul>
+<button id="bump" lvt-click="bump">bump</button>
+<table id="grid">{% for row in grid %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>
 <ul id="rows">
 {% for r in rows %}<li data-key="{{ r.id }}" class="{{ 'on' if r.on else 'off' }}"><button lvt-click="toggle" lvt-value-id="{{ r.id }}">{{ r.id }}</button> <span>{{ r.label }}</span></li>
 {% endfor %}</ul>
@@ -44,8 +48,23 @@ TEMPLATE = """<!doctype html>
 """
 
 
+@dataclass
+class Todo:
+    id: int
+    title: str
+    done: bool = False
+
+
+# Cells bump() changes: on three rows, at both ends and in the middle of a row.
+BUMPED = ((0, 0), (4, 5), (9, 9))
+
+
 class Playground:
     def __init__(self, rows: int) -> None:
+        # rows as users write them: dataclasses keyed by an id with a prefix, and a grid of
+        # plain numbers with no key at all
+        self.todos = [Todo(i, f"todo {i}") for i in range(1, 201)]
+        self.grid = [[10 * r + c for c in range(10)] for r in range(10)]
         self.title = "Playground"
         self.got = ""
         self.q = ""
@@ -65,6 +84,14 @@ class Playground:
     def command(self, ctx: ActionContext) -> None:
         self.commands += 1
         self.last = f"{ctx.get_str('key')}:{ctx.get_str('cmd')}:{ctx.get_str('source')}"
+
+    def flip(self, ctx: ActionContext) -> None:
+        todo = self.todos[ctx.get_int("id") - 1]
+        todo.done = not todo.done
+
+    def bump(self) -> None:
+        for r, c in BUMPED:
+            self.grid[r][c] += 1000
 
     def toggle(self, ctx: ActionContext) -> None:
         row = self.rows[ctx.get_int("id") - 1]

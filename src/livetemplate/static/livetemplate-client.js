@@ -507,14 +507,15 @@
     endpoint(scheme) {
       const url = new URL(this.options.url, location.href);
       url.protocol = url.protocol.replace(/^(http|ws)/, scheme);
-      if (this.token && !url.searchParams.has('cache_token')) url.searchParams.set('cache_token', this.token);
       return url.href;
     }
 
     open() {
       let ws;
       try {
-        ws = new WebSocket(this.endpoint('ws'));
+        // The token goes as a subprotocol (a header), never in the URL, which access logs keep.
+        const protocols = this.token ? ['livetemplate', `livetemplate.token.${this.token}`] : [];
+        ws = new WebSocket(this.endpoint('ws'), protocols);
       } catch (err) {
         this.emit('lvt:error', { code: 'connect', message: String(err) });
         return this.down();
