@@ -458,7 +458,7 @@ def test_a_lone_surrogate_put_in_by_server_code_is_sent_as_a_replacement_charact
             page.model.notes.append("bad \udc80 text")  # e.g. bytes decoded with surrogateescape
             client.portal.call(page.push)  # type: ignore[union-attr]
             update = ws.receive_json()
-            (op, [item]), = update["tree"]["0"]
+            (op, [item]), = update["tree"]["0"]["0"]  # a top-level range: in a node of its own
             assert op == "a" and item["0"] == "bad \ufffd text"
         served = client.get("/")
         assert served.status_code == 200 and "<li>bad \ufffd text</li>" in served.text
