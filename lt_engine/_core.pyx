@@ -58,6 +58,20 @@ cdef extern from "Python.h":
     PyObject* raw_getattr "PyObject_GetAttr"(PyObject* obj, PyObject* name)
     void PyErr_Clear()
     void Py_DECREF(PyObject* obj)
+    void Py_XDECREF(PyObject* obj)
+    void Py_XINCREF(PyObject* obj)
+    # an object's own __dict__ (made if it has only inline values): a new reference, or NULL
+    PyObject* PyObject_GenericGetDict(PyObject* obj, void* context)
+    PyObject* PyObject_GenericGetAttr(PyObject* obj, PyObject* name)
+    # the attribute of a type along its MRO, no descriptor called: borrowed, or NULL
+    PyObject* _PyType_Lookup(PyTypeObject* tp, PyObject* name)
+    ctypedef PyObject* (*getattrofunc)(PyObject*, PyObject*)
+    ctypedef int (*descrsetfunc)(PyObject*, PyObject*, PyObject*)
+    ctypedef struct PyTypeObject:
+        getattrofunc tp_getattro
+        descrsetfunc tp_descr_set
+        Py_ssize_t tp_dictoffset
+    PyTypeObject* Py_TYPE(PyObject* obj)
 
 
 

@@ -88,6 +88,10 @@ cdef class ForDesc(Entry):
     cdef PyObject** lkey
     cdef int* lattr
     cdef Py_ssize_t nleaves
+    # LEAF_ATTR on objects: the last class seen (a strong reference), and whether that class
+    # lets the instance __dict__ answer for the name (no data descriptor of that name)
+    cdef PyObject** ltype
+    cdef char* lplain
 
     def __init__(self, Py_ssize_t index, Py_ssize_t level, iter_fn, target_fn,
                  Py_ssize_t target_reg, filter_fn, Py_ssize_t frame_size, Py_ssize_t loop_reg,
@@ -124,7 +128,9 @@ cdef class ForDesc(Entry):
         self.lcode = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
         self.lattr = <int*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(int))
         self.lkey = <PyObject**>PyMem_Malloc(max(self.nleaves, 1) * sizeof(PyObject*))
-        if not self.lcode or not self.lattr or not self.lkey:
+        self.ltype = <PyObject**>PyMem_Malloc(max(self.nleaves, 1) * sizeof(PyObject*))
+        self.lplain = <char*>PyMem_Malloc(max(self.nleaves, 1) * sizeof(char))
+        if not self.lcode or not self.lattr or not self.lkey or not self.ltype or not self.lplain:
             raise MemoryError()
         cdef LeafDesc leaf
         cdef Py_ssize_t k
@@ -132,6 +138,8 @@ cdef class ForDesc(Entry):
             leaf = <LeafDesc>leaves[k]
             self.lattr[k] = leaf.loop_attr
             self.lkey[k] = NULL
+            self.ltype[k] = NULL
+            self.lplain[k] = 0
             if leaf.loop_attr:
                 self.lcode[k] = LEAF_LOOP
             elif leaf.root == target_reg and leaf.nsteps == 0:
@@ -161,9 +169,15 @@ cdef class ForDesc(Entry):
 
 
     def __dealloc__(self):
+        cdef Py_ssize_t k
+        if self.ltype:
+            for k in range(self.nleaves):
+                Py_XDECREF(self.ltype[k])
         PyMem_Free(self.lcode)
         PyMem_Free(self.lattr)
         PyMem_Free(self.lkey)
+        PyMem_Free(self.ltype)
+        PyMem_Free(self.lplain)
 
 
 cdef class ElseDesc(Entry):

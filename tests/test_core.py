@@ -120,11 +120,70 @@ def test_changed_names_limit_what_is_reread() -> None:
     assert m.update(data, changed=["todos"]) == {"1": {"0": [["u", "1", {"2": " ✓"}]]}}
 
 
-def test_unkeyed_items_carry_content_keys() -> None:
+def test_unkeyed_items_are_numbered_by_position() -> None:
     m = live("{% for x in xs %}<i>{{ x }}</i>{% endfor %}", {"xs": ["a", "a"]})
     items = m.tree["0"]["0"]["d"]
     assert [it["0"] for it in items] == ["a", "a"]
-    assert items[0]["_k"] != items[1]["_k"] and "m" not in m.tree["0"]["0"]
+    assert [it["_k"] for it in items] == ["0", "1"] and "m" not in m.tree["0"]["0"]
+    assert m.update({"xs": ["b", "a"]}) == {"0": {"0": [["u", "0", {"0": "b"}]]}}
+
+
+class Base:
+    kind = "class default"  # a plain class attribute: the instance's own value shadows it
+
+    @property
+    def label(self) -> str:  # a data descriptor: it wins over an instance __dict__ entry
+        return f"<{self.name}>"
+
+
+class Row(Base):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__dict__["label"] = "shadowed, never shown"
+
+
+class Lookup:
+    """No attribute ``name``: jinja2 falls back to ``row["name"]``."""
+
+    def __init__(self, name: str) -> None:
+        self.data = {"name": name}
+
+    def __getitem__(self, key: str) -> str:
+        return self.data[key]
+
+
+class Slotted:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def test_object_attributes_keep_jinja2_semantics_when_mutated() -> None:
+    source = ("{% for r in rows %}<li>{{ r.name }}|{{ r.label }}|{{ r.kind }}|{{ r.missing }}"
+              "</li>{% endfor %}")
+    oracle = jinja2.Environment(autoescape=True).from_string(source)
+    rows = [Row("a"), Lookup("b"), Slotted("c"), Row("d")]
+    data = {"rows": rows}
+    m = live(source, data)
+    client = copy.deepcopy(m.tree)
+
+    def step() -> None:
+        nonlocal client
+        client = lt_engine.apply_update(client, m.update(data))
+        assert lt_engine.to_html(client) == m.html() == oracle.render(data)
+
+    step()
+    rows[0].name = "A"  # through the instance __dict__
+    rows[3].kind = "own"  # now shadows the class attribute
+    step()
+    rows[1].data["name"] = "B"  # through __getitem__
+    rows[2].name = "C"  # a slot
+    step()
+    del rows[3].kind  # back to the class attribute
+    Base.kind = "changed default"
+    step()
+    assert "<li>A|&lt;A&gt;|changed default|</li>" in m.html()
 
 
 def test_duplicate_keys_are_made_unique() -> None:

@@ -98,7 +98,7 @@ def test_chat_one_room_for_everyone() -> None:
                        'id="toggle-members" lvt-click="toggle(#members)', 'id="members"'):
             assert needle in client.get("/").text
         token = token_of(client.get("/").text)
-        with client.websocket_connect("/ws") as ws:
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
             ws.receive_json()
             reply = act(ws, "send", author="ann", text="hi <there>")
             assert reply["meta"]["events"] == [["sent", None]]
