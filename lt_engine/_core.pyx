@@ -245,4 +245,6 @@ cdef class Mount:
         if not (t.root.volatile or affected(t.root.masks, CH)):
             return {}
         result = update_state(t.root, self.state, S, CH)
-        return result if result is not None else {}
+        if result is None:
+            return {}
+        return result

@@ -241,7 +241,7 @@ cdef object diff_vals(NodeDesc d, tuple old, tuple new):
         sub = None
         if type(b) is str:
             if type(a) is not str or a != b:
-                sub = b
+                sub = wire_str(<str>b)
         elif isinstance(b, NodeState):
             if isinstance(a, NodeState) and (<NodeState>a).desc is (<NodeState>b).desc:
                 sub = diff_vals((<NodeState>b).desc, (<NodeState>a).vals, (<NodeState>b).vals)

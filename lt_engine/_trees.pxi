@@ -85,6 +85,19 @@ cdef void key_new_items(ForDesc d, RangeState rs, list fresh) except *:
 # Wire trees
 
 
+cdef inline bint looks_like_expr(str v):
+    """LiveTemplate's JS client takes a slot string ``{{…}}`` for a template expression and
+    renders nothing: such text is sent as a static-only node, which every client renders as
+    it is (docs/protocol.md)."""
+    return v.startswith("{{") and v.endswith("}}")
+
+
+cdef inline object wire_str(str v):
+    if looks_like_expr(v):
+        return {STATICS: [v]}
+    return v
+
+
 cdef dict node_tree(NodeState st):
     cdef dict out = {STATICS: st.desc.statics_list}
     cdef Py_ssize_t i
@@ -96,7 +109,7 @@ cdef dict node_tree(NodeState st):
 
 cdef object val_tree(object v, Entry e):
     if type(v) is str:
-        return v
+        return wire_str(<str>v)
     if isinstance(v, NodeState):
         return node_tree(<NodeState>v)
     return range_tree(<RangeState>v, <ForDesc>e)
@@ -106,9 +119,13 @@ cdef dict item_tree(ItemState st):
     cdef dict out = {}
     cdef Py_ssize_t i
     cdef tuple vals = st.vals
+    cdef bint wrapped = False
     for i in range(st.desc.nslots):
-        out[slot_key(i)] = val_tree(vals[i], st.desc.slots[i])
-    if st.explicit:
+        v = vals[i]
+        if type(v) is str and looks_like_expr(<str>v):
+            wrapped = True  # if it is the key slot, the key is no longer a string there
+        out[slot_key(i)] = val_tree(v, st.desc.slots[i])
+    if st.explicit or wrapped:
         out[KEY] = st.key
     return out
 

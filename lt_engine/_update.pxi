@@ -35,7 +35,7 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
                     w[i] = new
                     if changes is None:
                         changes = {}
-                    changes[slot_key(i)] = new
+                    changes[slot_key(i)] = wire_str(<str>new)
             continue
         if e.kind == K_FOR:
             sub = update_range(<ForDesc>e, <RangeState>old, S, CH)

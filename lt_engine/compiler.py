@@ -1,27 +1,60 @@
-"""Jinja2 template AST -> slot-tree IR.
+"""Jinja2 template AST -> slot-tree IR: the statement stage of the compiler.
 
-The template is parsed by jinja2 itself (``Environment.parse``); this module walks the resulting
-statement nodes.  Output text becomes statics, ``{{ … }}`` becomes an expression slot, ``{% if %}``
-a branch slot, ``{% for %}`` a range slot (plus an else slot).  ``{% with %}`` is inlined, and so
-are includes and blocks (see :mod:`lt_engine.composition`), so their content is as live as the
-rest; macros, ``{% call %}``, ``{% filter %}`` and block ``{% set %}`` render to one string.  Anything
-that cannot be made live exactly as jinja2 renders it is a :class:`~lt_engine.errors.CompileError`
-naming the template, line and construct.
+How the compiler works
+----------------------
+One pipeline, as Jinja2's own (lexer -> parser -> nodes -> idtracking -> codegen -> runtime),
+each stage in its own file, one template followed through it::
+
+    <h1>{{ title }}</h1><ul>{% for t in todos %}<li id="{{ t.id }}">{{ t.title|upper }}</li>{% endfor %}</ul>
+
+1. **Parse** (jinja2's ``Environment.parse``, via :class:`~lt_engine.compile_state.CompileState`,
+   which also records every source read): jinja2's own AST, never a hand-written lexer.
+2. **Inheritance** (:mod:`lt_engine.composition`): ``{% extends %}`` is resolved into the root
+   template's statements, each block with its chain of overrides; here there is none, so the
+   body comes back as one located statement list.
+3. **Statements** (this module, :class:`Compiler`): output text becomes statics, ``{{ }}`` an
+   expression slot, ``{% if %}`` a branch slot, ``{% for %}`` a range slot.  The root node gets
+   statics ``['<h1>', '</h1><ul>', '</ul>']``; the loop, being at the top level, sits in a
+   node of its own (``docs/protocol.md`` rule 3a) whose body has statics
+   ``['<li id="', '">', '</li>']``.  ``{% with %}``, includes and blocks are inlined, so their
+   content is as live as the rest; macros, ``{% call %}``, ``{% filter %}``, block ``{% set %}``,
+   ``self.block()`` and the nested levels of a recursive loop render to one string slot.
+4. **Names and leaves** (:mod:`lt_engine.scope`, the idtracking of this pipeline): ``title`` and
+   ``todos`` get registers 1 and 2 of the top frame; ``t`` register 0 of the loop's frame.  Each
+   data path read becomes a *leaf* of its scope: ``title`` and ``todos`` at the top, ``t.id``
+   and ``t.title`` in the loop.
+5. **Expressions** (:mod:`lt_engine.expressions`): ``t.title|upper`` becomes
+   ``F['upper'](gad(S[1][0], 'title'))`` with deps ``{1: 0b10}`` (leaf 1 of level 1); the slot
+   is re-evaluated only when that leaf changes.
+6. **IR** (:mod:`lt_engine.ir`): the result, complete — nodes, slots, leaves, macros,
+   constants, the hashes of the sources (:class:`~lt_engine.ir.TemplateIR`).
+7. **Code generation** (:mod:`lt_engine.codegen`): a Python module whose ``build(env, R)`` binds
+   the names of :data:`lt_engine.runtime.BOUND_NAMES`, defines one function per slot
+   (``def f4(S): return F['upper'](gad(S[1][0], 'title'))``) and returns the descriptors
+   (``_core.NodeDesc``, ``_core.ForDesc(index=0, level=1, …, key_slot=0, …)``, declared in
+   ``_core.pyi``).  Executed in memory by :class:`~lt_engine.Environment`, or written to disk
+   by ``livetemplate compile`` (:mod:`lt_engine.precompiled`).
+8. **Runtime** (:mod:`lt_engine.runtime`, ``_core.pyx``): the helpers the functions call, and
+   the Cython core that renders, mounts and diffs the descriptor tree: mounted with one todo,
+   the tree is ``{"s": ["<h1>", "</h1><ul>", "</ul>"], "0": "T", "1": {"s": ["", ""],
+   "0": {"s": ['<li id="', '">', '</li>'], "d": [{"0": "1", "1": "A"}], "m": {"idKey": "0"}}}}``.
+
+Anything that cannot be made live exactly as jinja2 renders it is a
+:class:`~lt_engine.errors.CompileError` naming the template, line and construct, and why.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import jinja2
 from jinja2 import nodes
-from jinja2.nodes import EvalContext
-from jinja2.optimizer import Optimizer
 from jinja2.utils import _PassArg
 from markupsafe import escape
 
-from .composition import Composition, _Located
+from .compile_state import CompileState
+from .composition import _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
 from .ir import (
@@ -37,126 +70,56 @@ from .ir import (
     NodeBuilder,
     TemplateIR,
 )
-from .scope import Ref, Scopes
+from .runtime import source_hash
+from .scope import Ref
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-_builtin_env = jinja2.Environment()
-BUILTIN_FILTERS = frozenset(_builtin_env.filters)
+    from collections.abc import Callable, Iterable
 
 
-class Compiler(Composition):
-    def __init__(self, env: Any, jenv: jinja2.Environment, name: str | None,
+
+class Compiler:
+    """Walks a template's statements into the IR (see the module docstring)."""
+
+    def __init__(self, jenv: jinja2.Environment, name: str | None,
                  filename: str | None) -> None:
-        self.env = jenv
-        self.name = name
-        self.filename = filename
-        self.scopes = Scopes()
-        self.exprs = ExprCompiler(self)
-        self.autoescape = True
-        self.explicit_autoescape: bool | None = None  # inside {% autoescape %}: its value
-        self.sandboxed = bool(getattr(jenv, "sandboxed", False))
-        self.needs_context = False
-        self.builtin_filters = BUILTIN_FILTERS
-        self.consts: list[Any] = []
+        self.state = CompileState(jenv, name, filename)
+        self.exprs = ExprCompiler(self.state, self.self_block)
         self.macros: list[MacroDef] = []
         self.render_nodes: list[Node] = []
-        self.filter_block_value = ""
-        self.blocks: dict[str, list[nodes.Block]] = {}
-        self.super_chain: list[tuple[str, int]] = []
-        self.builder = NodeBuilder()
+        self.blocks: dict[str, list[nodes.Block]] = {}  # of the template being compiled
+        self.super_chain: list[tuple[str, int]] = []  # blocks being compiled: super() goes up
+        self.self_blocks: set[str] = set()  # blocks being compiled for self.<block>()
+        self.builder = self.root_builder = NodeBuilder()
         self.node_ids = 0
-        self.sources: dict[str, str] = {}
-        self.current = (name, filename)
+        self.recursive_loops = 0
 
-    # -- helpers used by ExprCompiler
-
-    def error(self, node: nodes.Node | None, message: str) -> CompileError:
-        lineno = getattr(node, "lineno", 0) or 0
-        name, filename = self.current
-        return CompileError(message, lineno, name, filename)
-
-    def eval_ctx_code(self) -> str:
-        """The eval context callees get: jinja2's is dynamic, set by enclosing autoescape blocks."""
-        if self.explicit_autoescape is None:
-            return "R.current_ec"
-        return "EC" if self.explicit_autoescape else "ECN"
-
-    def eval_context(self) -> EvalContext:
-        ctx = EvalContext(self.env, self.current[0])
-        ctx.autoescape = self.autoescape
-        return ctx
-
-    def optimize(self, node: nodes.Expr) -> nodes.Expr:
-        """Constant-fold as jinja2's code generator does: its folding changes some results."""
-        if not self.env.optimized:
-            return node
-        return Optimizer(self.env).visit(node, self.eval_context())
-
-    def const(self, value: Any) -> str:
-        self.consts.append(value)
-        return f"K[{len(self.consts) - 1}]"
-
-    def expr(self, node: nodes.Expr) -> tuple[str, Deps]:
-        return self.exprs.compile(node)
-
-    def lookup(self, name: str, node: nodes.Node) -> Ref:
-        ref = self.scopes.lookup(name)
-        if ref.kind == "leaked":
-            # jinja2 lets a {% set %} inside an if leak out; its value would depend on the branch
-            raise self.error(
-                node,
-                f"{name!r} is set inside an {{% if %}} (line {ref.reg}) and read after"
-                " it; use an inline if: {% set x = a if cond else b %}",
-            )
-        return ref
+    def expr(self, node: nodes.Expr, block_value: str | None = None) -> tuple[str, Deps]:
+        return self.exprs.compile(node, block_value)
 
     # -- entry point
 
     def compile(self, source: str) -> TemplateIR:
-        ast = self.parse(source, self.name, self.filename)
-        body = self.effective_body(ast)
-        self.builder = NodeBuilder()
-        self.statements(body)
+        state = self.state
+        ast = state.parse(source, state.name, state.current[1])
+        self.statements(effective_body(state, ast))
         root = self.finish(self.builder)
         digest = hashlib.sha256()
-        for key in sorted(self.sources):
-            digest.update(key.encode() + b"\0" + self.sources[key].encode() + b"\0")
-        top = self.scopes.top
+        for key in sorted(state.sources):
+            digest.update(key.encode() + b"\0" + state.sources[key].encode() + b"\0")
         return TemplateIR(
-            name=self.name or "<template>",
+            name=state.name or "<template>",
             root=root,
-            top_names=[ref.name for ref in sorted(self.scopes.top_names.values(),
-                                                  key=lambda r: r.reg)],
-            top_frame_size=top.size,
-            leaves=top.leaves,
+            top_regs={ref.name: ref.reg for ref in state.scopes.top_names.values()},
+            top_frame_size=state.scopes.top.size,
+            leaves=state.scopes.top.leaves,
             macros=self.macros,
-            needs_context=self.needs_context,
+            render_nodes=self.render_nodes,
+            consts=state.consts,
+            needs_context=state.needs_context,
             source_hash=digest.hexdigest(),
-            extra={"consts": self.consts, "render_nodes": self.render_nodes,
-                   "top_regs": {ref.name: ref.reg for ref in self.scopes.top_names.values()},
-                   "autoescape_default": True},
+            dependencies={key: source_hash(text) for key, text in state.sources.items()},
         )
-
-    def parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        self.sources[name or "<string>"] = source
-        return self.env.parse(source, name, filename)
-
-    def load(self, template: str, node: nodes.Node) -> tuple[nodes.Template, str, str | None]:
-        loader = self.env.loader
-        if loader is None:
-            raise self.error(node, f"cannot load {template!r}: the environment has no loader")
-        try:
-            source, filename, _ = loader.get_source(self.env, template)
-        except jinja2.TemplateNotFound as exc:
-            raise self.error(node, f"template {template!r} not found") from exc
-        previous = self.current
-        self.current = (template, filename)
-        try:
-            return self.parse(source, template, filename), template, filename
-        finally:
-            self.current = previous
 
     def body_node(self, body: Iterable[nodes.Node]) -> Node:
         """Compile statements into a node of their own (a branch, loop or macro body)."""
@@ -177,16 +140,16 @@ class Compiler(Composition):
     def statements(self, body: Iterable[nodes.Node]) -> None:
         for node in body:
             if isinstance(node, _Located):
-                previous = self.current
-                self.current = (node.name, node.filename)
+                previous, previous_blocks = self.state.current, self.blocks
+                self.state.current, self.blocks = (node.name, node.filename), node.blocks
                 try:
                     self.statements(node.body)
                 finally:
-                    self.current = previous
+                    self.state.current, self.blocks = previous, previous_blocks
                 continue
             method = getattr(self, "stmt_" + type(node).__name__, None)
             if method is None:
-                raise self.error(node, f"{{% {type(node).__name__.lower()} %}} is not supported")
+                raise self.state.error(node, f"{{% {type(node).__name__.lower()} %}} is not supported")
             method(node)
 
     def stmt_Output(self, node: nodes.Output) -> None:
@@ -207,29 +170,29 @@ class Compiler(Composition):
             else:
                 code, deps = self.expr(child)
                 code = self.finalize(code, deps)
-                self.builder.slot(ExprSlot(code, deps, self.autoescape))
+                self.builder.slot(ExprSlot(code, deps, self.state.autoescape))
 
     def const_output(self, child: nodes.Expr) -> str | None:
         """The text of an output expression jinja2 folds at compile time, else None."""
-        finalize = self.env.finalize
+        finalize = self.state.jenv.finalize
         if finalize is not None and _PassArg.from_obj(finalize) in (
             _PassArg.context, _PassArg.eval_context
         ):
             return None
         try:
-            value = child.as_const(self.eval_context())
-            if self.autoescape:
+            value = child.as_const(self.state.eval_context())
+            if self.state.autoescape:
                 value = escape(value)
             if finalize is None:
                 return str(value)
             if _PassArg.from_obj(finalize) is _PassArg.environment:
-                return str(finalize(self.env, value))
+                return str(finalize(self.state.jenv, value))
             return str(finalize(value))
         except Exception:
             return None
 
     def finalize(self, code: str, deps: Deps) -> str:
-        finalize = self.env.finalize
+        finalize = self.state.jenv.finalize
         if finalize is None:
             return code
         prefix = self.exprs._pass_arg(finalize, "finalize", deps)
@@ -240,38 +203,62 @@ class Compiler(Composition):
         tests_deps = Deps()
         branches: list[Node] = []
         clauses = [(node.test, node.body)] + [(e.test, e.body) for e in node.elif_]
-        leaked: dict[str, int] = {}
+        bodies = [body for _, body in clauses] + ([node.else_] if node.else_ else [])
+        # A name set in a branch is read after the if with the value of the branch taken (or
+        # its value before): every branch writes one register, set to that value first.
+        phi: dict[str, int] = {}
+        after = Deps()
+        level = self.state.scopes.level
+        outer_phi = self.state.scopes.layers[-1].phi or {}
+        for name in _branch_stores(bodies):
+            prior = self.state.scopes.lookup(name)
+            after.add(self.state.scopes.path_deps(prior, ()))
+            if name in outer_phi:
+                phi[name] = outer_phi[name]
+            elif prior.kind == "bind" and prior.level == level.index:
+                phi[name] = prior.reg
+            else:
+                phi[name] = level.alloc()
+                code = f"G({name!r})" if prior.kind == "global" else prior.code
+                self.builder.program.append(
+                    Bind(level.index, phi[name], code, self.state.scopes.path_deps(prior, ()))
+                )
         for test, body in clauses:
-            code, deps = self.expr(test)
+            self.state.in_if_test = True
+            try:
+                code, deps = self.expr(test)
+            finally:
+                self.state.in_if_test = False
             tests.append(code)
             tests_deps.add(deps)
-            branches.append(self.branch(body, leaked))
+            branches.append(self.branch(body, phi))
         if node.else_:
-            branches.append(self.branch(node.else_, leaked))
-        self.builder.slot(IfSlot(tests, tests_deps, branches))
-        for name, lineno in leaked.items():
-            level = self.scopes.level.index
-            self.scopes.layers[-1].names[name] = Ref("leaked", level, lineno, name)
+            branches.append(self.branch(node.else_, phi))
+        self.builder.slot(IfSlot(tests, tests_deps, branches, assigns=bool(phi)))
+        after.add(tests_deps)
+        for branch in branches:
+            after.add(branch.deps())
+        for name, reg in phi.items():
+            self.state.scopes.layers[-1].names[name] = Ref("bind", level.index, reg, name, after)
 
-    def branch(self, body: list[nodes.Node], leaked: dict[str, int]) -> Node:
-        self.scopes.push_layer()
+    def branch(self, body: list[nodes.Node], phi: dict[str, int] | None = None) -> Node:
+        self.state.scopes.push_layer(phi=phi, conditional=phi is not None)
         try:
-            node = self.body_node(body)
-            for name, ref in self.scopes.layers[-1].names.items():
-                if ref.kind == "bind":
-                    leaked.setdefault(name, getattr(ref, "lineno", 0))
-            return node
+            return self.body_node(body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_For(self, node: nodes.For) -> None:
-        if node.recursive:
-            raise self.error(node, "recursive loops are not supported; use a recursive macro")
         iter_code, iter_deps = self.expr(node.iter)
-        level = self.scopes.push_level("loop")
+        recursive_deps = self.recursive_reads(node) if node.recursive else Deps()
+        level = self.state.scopes.push_level("loop")
+        if node.recursive:
+            self.recursive_loops += 1
+            level.recursive_id = self.recursive_loops
+            level.recursive_deps = recursive_deps
         try:
             target_code, target_reg = self.target(node.target, level.index)
-            loop_ref = self.scopes.define("loop", "loop")
+            loop_ref = self.state.scopes.define("loop", "loop")
             filter_code = None
             if node.test is not None:
                 filter_code, filter_deps = self.expr(node.test)
@@ -280,7 +267,7 @@ class Compiler(Composition):
                     level.sequential = True
             body = self.body_node(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
         slot = ForSlot(
             level=level.index,
             iter_code=iter_code,
@@ -292,24 +279,51 @@ class Compiler(Composition):
             body=body,
             leaves=level.leaves,
             sequential=level.sequential or body.deps().volatile,
+            target_reg=target_reg,
+            recursive_id=level.recursive_id,
         )
-        slot.target_reg = target_reg  # type: ignore[attr-defined]
-        self.builder.slot(slot)
-        if node.else_:
-            self.builder.slot(ElseSlot(self.branch(node.else_, {})))
+        # A range directly in a slot of the root node is wrapped in a node of its own
+        # ({"s": ["", ""], "0": range}, docs/protocol.md): LiveTemplate's JS client applies
+        # range ops to the page's DOM directly there, which mis-patches an element that also
+        # holds other content.  The wrapper is a branch that is always taken.
+        outer = self.builder
+        if outer is self.root_builder:
+            self.builder = NodeBuilder()
+        try:
+            self.builder.slot(slot)
+            if node.else_:
+                self.builder.slot(ElseSlot(self.branch(node.else_)))
+            if outer is not self.builder:
+                outer.slot(IfSlot(["True"], Deps(), [self.finish(self.builder)]))
+        finally:
+            self.builder = outer
+
+    def recursive_reads(self, node: nodes.For) -> Deps:
+        """What rendering a recursive loop again (``loop(…)``) reads outside the loop: every
+        name its body, filter and else read, as a whole (the nested items are not leaves)."""
+        own = {n.name for n in node.target.find_all(nodes.Name)}
+        if isinstance(node.target, nodes.Name):
+            own.add(node.target.name)
+        own.add("loop")
+        deps = Deps()
+        parts = [*node.body, *node.else_] + ([node.test] if node.test is not None else [])
+        names = {n.name for part in parts for n in part.find_all(nodes.Name) if n.ctx == "load"}
+        for name in sorted(names - own):
+            deps.add(self.state.scopes.path_deps(self.state.scopes.lookup(name), ()))
+        return deps
 
     def target(self, target: nodes.Node, level: int) -> tuple[str, int]:
-        """Define loop target names; returns (python assignment of ``it`` into ``F``, reg)."""
+        """Define loop target names; returns (python assignment of ``it`` into ``frame``, reg)."""
         if isinstance(target, nodes.Name):
-            ref = self.scopes.define(target.name, "var")
-            return f"F[{ref.reg}] = it", ref.reg
+            ref = self.state.scopes.define(target.name, "var")
+            return f"frame[{ref.reg}] = it", ref.reg
 
         def pattern(t: nodes.Node) -> str:
             if isinstance(t, nodes.Name):
-                return f"F[{self.scopes.define(t.name, 'var').reg}]"
+                return f"frame[{self.state.scopes.define(t.name, 'var').reg}]"
             if isinstance(t, nodes.Tuple):
                 return "(" + "".join(pattern(item) + ", " for item in t.items) + ")"
-            raise self.error(t, "unsupported loop target")
+            raise self.state.error(t, "unsupported loop target")
 
         return f"{pattern(target)} = it", -1
 
@@ -320,96 +334,106 @@ class Compiler(Composition):
     def assign(self, target: nodes.Node, code: str, deps: Deps, node: nodes.Node,
                alias_source: nodes.Node | None = None) -> None:
         if isinstance(target, nodes.NSRef):
-            ref = self.lookup(target.name, node)
+            ref = self.state.scopes.lookup(target.name)
             self.builder.program.append(
                 Effect(f"nsset({ref.code}, {target.attr!r}, {code})")
             )
-            for level in self.scopes.levels:
+            for level in self.state.scopes.levels:
                 level.sequential = True
             return
         if isinstance(target, nodes.Name):
             alias = None
             source = alias_source if alias_source is not None else getattr(node, "node", None)
             if source is not None:
-                path = self.exprs._path(source)
+                path = self.exprs.path(source)
                 if path is not None:
-                    base = self.lookup(path[0].name, node)
+                    base = self.state.scopes.lookup(path[0].name)
                     if base.kind in ("top", "var"):
                         alias = (base, path[1])
-            level = self.scopes.level.index
-            self.builder.program.append(Bind(level, self.scopes.level.size, code, deps))
-            ref = self.scopes.define(target.name, "bind", deps)
+            ref = self.state.scopes.declare(target.name)
+            self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
+            ref.deps.add(deps)
             ref.alias = alias
-            ref.lineno = node.lineno  # type: ignore[attr-defined]
             return
         if isinstance(target, nodes.Tuple):
-            level = self.scopes.level
+            level = self.state.scopes.level
             tmp = level.alloc()
             self.builder.program.append(
                 Bind(level.index, tmp, f"unpack({code}, {len(target.items)})", deps)
             )
             for i, item in enumerate(target.items):
+                if isinstance(item, nodes.NSRef):
+                    self.assign(item, f"S[{level.index}][{tmp}][{i}]", deps, node)
+                    continue
                 if not isinstance(item, nodes.Name):
-                    raise self.error(item, "only names can be unpacked in {% set %}")
+                    raise self.state.error(item, "only names can be unpacked in {% set %}")
+                ref = self.state.scopes.declare(item.name)
                 self.builder.program.append(
-                    Bind(level.index, level.size, f"S[{level.index}][{tmp}][{i}]", deps)
+                    Bind(level.index, ref.reg, f"S[{level.index}][{tmp}][{i}]", deps)
                 )
-                ref = self.scopes.define(item.name, "bind", deps)
-                ref.lineno = node.lineno  # type: ignore[attr-defined]
+                ref.deps.add(deps)
             return
-        raise self.error(node, "unsupported assignment target")
+        raise self.state.error(node, "unsupported assignment target")
 
     def render_node(self, body: list[nodes.Node]) -> tuple[str, Deps]:
         """Compile ``body`` as a render-only node; returns code rendering it to a str."""
-        self.scopes.push_layer()
+        return self.render_node_with(lambda: self.statements(body))
+
+    def render_node_with(self, compile_body: Callable[[], None]) -> tuple[str, Deps]:
+        """A render-only node of what ``compile_body`` compiles; code rendering it to a str."""
+        self.state.scopes.push_layer()
+        outer = self.builder
+        self.builder = NodeBuilder()
         try:
-            node = self.body_node(body)
+            compile_body()
+            node = self.finish(self.builder)
         finally:
-            self.scopes.pop()
+            self.builder = outer
+            self.state.scopes.pop()
         self.render_nodes.append(node)
         return f"render(RN[{len(self.render_nodes) - 1}], S)", node.deps()
 
     def stmt_AssignBlock(self, node: nodes.AssignBlock) -> None:
         code, deps = self.render_node(node.body)
         # jinja2 marks the captured string safe by the (dynamic) eval context
-        ec = self.eval_ctx_code()
+        ec = self.state.eval_ctx_code()
         if node.filter is not None:
-            self.filter_block_value = f"Markup({code})" if self.autoescape else code
-            code, fdeps = self.expr(node.filter)
+            block_value = f"Markup({code})" if self.state.autoescape else code
+            code, fdeps = self.expr(node.filter, block_value)
             deps.add(fdeps)
         self.assign(node.target, f"markif({ec}, {code})", deps, node)
 
     def stmt_FilterBlock(self, node: nodes.FilterBlock) -> None:
         code, deps = self.render_node(node.body)
-        self.filter_block_value = f"Markup({code})" if self.autoescape else code
-        fcode, fdeps = self.expr(node.filter)
+        block_value = f"Markup({code})" if self.state.autoescape else code
+        fcode, fdeps = self.expr(node.filter, block_value)
         deps.add(fdeps)
         self.builder.slot(ExprSlot(f"str({fcode})", deps, False))
 
     def stmt_With(self, node: nodes.With) -> None:
         values = [self.expr(value) for value in node.values]
-        self.scopes.push_layer()
+        self.state.scopes.push_layer()
         try:
             for target, (code, deps), value in zip(node.targets, values, node.values, strict=False):
                 self.assign(target, code, deps, node, alias_source=value)
             self.statements(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_Scope(self, node: nodes.Scope) -> None:
-        self.scopes.push_layer()
+        self.state.scopes.push_layer()
         try:
             self.statements(node.body)
         finally:
-            self.scopes.pop()
+            self.state.scopes.pop()
 
     def stmt_ScopedEvalContextModifier(self, node: nodes.ScopedEvalContextModifier) -> None:
-        previous = self.autoescape, self.explicit_autoescape
+        previous = self.state.autoescape, self.state.explicit_autoescape
         self.eval_modifier(node)
         try:
             self.stmt_Scope(node)  # type: ignore[arg-type]
         finally:
-            self.autoescape, self.explicit_autoescape = previous
+            self.state.autoescape, self.state.explicit_autoescape = previous
 
     def stmt_EvalContextModifier(self, node: nodes.EvalContextModifier) -> None:
         self.eval_modifier(node)
@@ -417,11 +441,235 @@ class Compiler(Composition):
     def eval_modifier(self, node: nodes.EvalContextModifier) -> None:
         for keyword in node.options:
             if keyword.key != "autoescape":
-                raise self.error(node, f"eval context option {keyword.key!r} is not supported")
+                raise self.state.error(node, f"eval context option {keyword.key!r} is not supported")
             if not isinstance(keyword.value, nodes.Const):
-                raise self.error(node, "{% autoescape %} needs a constant true or false")
-            self.autoescape = self.explicit_autoescape = bool(keyword.value.value)
+                raise self.state.error(node, "{% autoescape %} needs a constant true or false")
+            self.state.autoescape = self.state.explicit_autoescape = bool(keyword.value.value)
 
-def compile_ir(env: Any, jenv: jinja2.Environment, source: str, name: str | None = None,
+    # -- macros
+
+    def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
+        level = self.state.scopes.push_level("macro")
+        try:
+            arg_regs, arg_names, defaults = [], [], []
+            n_defaults = len(node.defaults)
+            first_default = len(node.args) - n_defaults
+            default_deps = Deps()
+            for i, arg in enumerate(node.args):
+                # a default sees the arguments before it, as in jinja2
+                if i >= first_default:
+                    code, deps = self.expr(node.defaults[i - first_default])
+                    default_deps.add(deps)
+                    defaults.append(code)
+                else:
+                    defaults.append(None)
+                arg_regs.append(self.state.scopes.define(arg.name, "macroarg").reg)
+                arg_names.append(arg.name)
+            body_names = {n.name for n in _find_loads(node.body)}
+            caller_reg = varargs_reg = kwargs_reg = -1
+            if "caller" in body_names and "caller" not in arg_names:
+                caller_reg = self.state.scopes.define("caller", "macroarg").reg
+            if "varargs" in body_names:
+                varargs_reg = self.state.scopes.define("varargs", "macroarg").reg
+            if "kwargs" in body_names:
+                kwargs_reg = self.state.scopes.define("kwargs", "macroarg").reg
+            body = self.body_node(node.body)
+        finally:
+            self.state.scopes.pop()
+        macro = MacroDef(
+            name=name, level=level.index, frame_size=level.size, arg_regs=arg_regs,
+            arg_names=arg_names, defaults=defaults, caller_reg=caller_reg,
+            varargs_reg=varargs_reg, kwargs_reg=kwargs_reg, body=body,
+            autoescape=self.state.autoescape,
+        )
+        self.macros.append(macro)
+        deps = body.deps().outer(level.index)
+        deps.add(default_deps.outer(level.index))
+        return f"MK[{len(self.macros) - 1}](S)", deps
+
+    def stmt_Macro(self, node: nodes.Macro) -> None:
+        # Declared before its body is compiled: a macro may call itself (a comment tree).
+        ref = self.state.scopes.declare(node.name)
+        code, deps = self.macro_def(node.name, node)
+        self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
+        ref.deps.add(deps)
+
+    def stmt_CallBlock(self, node: nodes.CallBlock) -> None:
+        caller_code, caller_deps = self.macro_def("caller", node)
+        call = node.call
+        code, deps = self.expr(call)
+        deps.add(caller_deps)
+        # append the caller keyword to the generated call(...)
+        code = code[:-1] + f", caller={caller_code})"
+        self.builder.slot(ExprSlot(f"str({code})", deps, False))
+
+    # -- blocks, includes, imports
+
+    def stmt_Block(self, node: nodes.Block) -> None:
+        chain = self.blocks.get(node.name, [node])
+        self.render_block(node.name, chain, 0, node.scoped)
+
+    def render_block(self, name: str, chain: list[nodes.Block], index: int,
+                     scoped: bool) -> None:
+        block = chain[index]
+        self.super_chain.append((name, index))
+        self.state.scopes.push_layer(barrier=None if (scoped or block.scoped) else "block")
+        try:
+            self.statements(block.body)
+        finally:
+            self.state.scopes.pop()
+            self.super_chain.pop()
+
+    def self_block(self, name: str, node: nodes.Node) -> tuple[str, Deps]:
+        """``self.name()``: the block rendered again, to a string (as jinja2's BlockReference:
+        Markup when autoescaping)."""
+        chain = self.blocks.get(name)
+        if chain is None:
+            raise self.state.error(node, f"self.{name}(): the template has no block named {name!r}")
+        if name in self.self_blocks:
+            raise self.state.error(node, f"self.{name}() inside block {name!r} would never end")
+        self.self_blocks.add(name)
+        outer = self.super_chain
+        self.super_chain = []
+        try:
+            code, deps = self.render_node_with(
+                lambda: self.render_block(name, chain, 0, chain[0].scoped)
+            )
+        finally:
+            self.super_chain = outer
+            self.self_blocks.discard(name)
+        return (f"Markup({code})" if self.state.autoescape else code), deps
+
+    def super_block(self, node: nodes.Call) -> None:
+        if not self.super_chain:
+            raise self.state.error(node, "super() outside of a block")
+        name, index = self.super_chain[-1]
+        chain = self.blocks[name]
+        if index + 1 >= len(chain):
+            # as jinja2: super() is an undefined there, and calling it raises UndefinedError
+            message = f"there is no parent block called {name!r}."
+            self.builder.slot(
+                ExprSlot(f"R.undefined({message!r}, name='super')()", Deps(), self.state.autoescape)
+            )
+            return
+        self.render_block(name, chain, index + 1, chain[index + 1].scoped)
+
+    def template_names(self, node: nodes.Include | nodes.Import | nodes.FromImport) -> list[str]:
+        value = node.template
+        if isinstance(value, nodes.Const) and isinstance(value.value, str):
+            return [value.value]
+        if isinstance(value, (nodes.List, nodes.Tuple)) and all(
+            isinstance(v, nodes.Const) and isinstance(v.value, str) for v in value.items
+        ):
+            return [v.value for v in value.items]  # type: ignore[attr-defined]
+        raise self.state.error(node, "included or imported template names must be constant strings")
+
+    def stmt_Include(self, node: nodes.Include) -> None:
+        names = template_names(self.state, node)
+        if self.state.jenv.loader is None:
+            raise self.state.error(node, "cannot include templates: the environment has no loader")
+        for template in names:
+            try:
+                ast, name, filename = self.state.load(template, node)
+            except CompileError:
+                continue
+            break
+        else:
+            if node.ignore_missing:
+                return
+            raise self.state.error(node, f"included template {names[0]!r} not found")
+        previous_blocks = self.blocks
+        previous = self.state.current
+        self.state.current = (name, filename)
+        # An included template is compiled on its own, and renders in a fresh context.
+        escaping = self.state.autoescape, self.state.explicit_autoescape
+        own = self.state.default_autoescape(name)
+        self.state.autoescape, self.state.explicit_autoescape = own, own
+        self.state.scopes.push_layer(barrier=None if node.with_context else "globals")
+        try:
+            self.statements(effective_body(self.state, ast))
+        finally:
+            self.state.scopes.pop()
+            self.state.current = previous
+            self.blocks = previous_blocks
+            self.state.autoescape, self.state.explicit_autoescape = escaping
+
+    def imported_macros(self, node: nodes.Import | nodes.FromImport) -> dict[str, tuple[str, Deps]]:
+        template = template_names(self.state, node)[0]
+        ast, name, filename = self.state.load(template, node)
+        previous = self.state.current
+        self.state.current = (name, filename)
+        escaping = self.state.autoescape, self.state.explicit_autoescape
+        self.state.autoescape, self.state.explicit_autoescape = self.state.default_autoescape(name), None
+        self.state.scopes.push_layer(barrier=None if node.with_context else "globals")
+        found: dict[str, tuple[str, Deps]] = {}
+        try:
+            for child in ast.body:
+                if isinstance(child, nodes.Macro):
+                    code, deps = self.macro_def(child.name, child)
+                    found[child.name] = (code, deps)
+                    self.state.scopes.define(child.name, "bind", deps)
+                    level = self.state.scopes.level
+                    self.builder.program.append(Bind(level.index, level.size - 1, code, deps))
+                    found[child.name] = (self.state.scopes.lookup(child.name).code, deps)
+        finally:
+            self.state.scopes.pop()
+            self.state.current = previous
+            self.state.autoescape, self.state.explicit_autoescape = escaping
+        return found
+
+    def stmt_FromImport(self, node: nodes.FromImport) -> None:
+        found = self.imported_macros(node)
+        for item in node.names:
+            source, alias = item if isinstance(item, tuple) else (item, item)
+            if source not in found:
+                raise self.state.error(node, f"the template does not export {source!r}")
+            code, deps = found[source]
+            self.assign(nodes.Name(alias, "store", lineno=node.lineno), code, deps, node,
+                        alias_source=nodes.Const(None))
+
+    def stmt_Import(self, node: nodes.Import) -> None:
+        found = self.imported_macros(node)
+        deps = Deps()
+        for _, d in found.values():
+            deps.add(d)
+        items = ", ".join(f"{k!r}: {code}" for k, (code, _) in found.items())
+        self.assign(nodes.Name(node.target, "store", lineno=node.lineno),
+                    f"module({{{items}}})", deps, node, alias_source=nodes.Const(None))
+
+    def stmt_Extends(self, node: nodes.Extends) -> None:
+        raise self.state.error(node, "{% extends %} must be a top-level tag")
+
+
+def compile_ir(jenv: jinja2.Environment, source: str, name: str | None = None,
                filename: str | None = None) -> TemplateIR:
-    return Compiler(env, jenv, name, filename).compile(source)
+    return Compiler(jenv, name, filename).compile(source)
+
+
+def _branch_stores(bodies: list[list[nodes.Node]]) -> list[str]:
+    """The names an {% if %} branch sets that stay visible after the if (jinja2's rules)."""
+    found: dict[str, None] = {}
+
+    def visit(body: list[nodes.Node]) -> None:
+        for node in body:
+            if isinstance(node, (nodes.Assign, nodes.AssignBlock)):
+                for name in node.target.find_all(nodes.Name):
+                    found.setdefault(name.name)
+                if isinstance(node.target, nodes.Name):
+                    found.setdefault(node.target.name)
+            elif isinstance(node, nodes.Macro):
+                found.setdefault(node.name)
+            elif isinstance(node, nodes.Import):
+                found.setdefault(node.target)
+            elif isinstance(node, nodes.FromImport):
+                for item in node.names:
+                    found.setdefault(item[1] if isinstance(item, tuple) else item)
+            elif isinstance(node, nodes.If):
+                visit(node.body)
+                for elif_ in node.elif_:
+                    visit(elif_.body)
+                visit(node.else_)
+
+    for body in bodies:
+        visit(body)
+    return list(found)

@@ -7,7 +7,6 @@ first use only: an environment that loads precompiled templates (``compiled=``, 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Literal
 import jinja2
 
 from . import _core
+from .precompiled import load_dir
 from .runtime import Runtime
 
 # What load_compiled does with a precompiled template whose sources changed since.
@@ -54,11 +54,11 @@ class Template:
             self._module_source = self._module_path.read_text(encoding="utf-8")
         return self._module_source or ""
 
-    def render(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
+    def render(self, data: Mapping[str, Any] | None = None, /, **kwargs: Any) -> str:
         """The same string ``jinja2`` renders for this template and data."""
         return (self._desc or self._materialize()).render(_merge(data, kwargs))
 
-    def mount(self, data: Mapping[str, Any] | None = None, **kwargs: Any) -> _core.Mount:
+    def mount(self, data: Mapping[str, Any] | None = None, /, **kwargs: Any) -> _core.Mount:
         """Render once and keep the state needed to compute minimal updates."""
         return (self._desc or self._materialize()).mount(_merge(data, kwargs))
 
@@ -86,13 +86,9 @@ def _merge(data: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> Mapping[st
     return data
 
 
-def source_hash(source: str) -> str:
-    """The hash recorded for a template source (its text as UTF-8)."""
-    return hashlib.sha256(source.encode("utf-8")).hexdigest()
-
-
 class Environment:
-    """Like :class:`jinja2.Environment` (same options, same loaders), with autoescaping on.
+    """Like :class:`jinja2.Environment` (same options, same loaders), with autoescaping on
+    unless ``autoescape=False`` (or a function of the template name, as jinja2's) says otherwise.
 
     ``filters``, ``tests`` and ``globals`` are the underlying jinja2 environment's: register
     your own there.  Filters and globals must be pure functions of their arguments (as jinja2's
@@ -106,15 +102,10 @@ class Environment:
     def __init__(self, loader: jinja2.BaseLoader | None = None, *,
                  compiled: str | os.PathLike[str] | None = None, on_stale: Stale = "error",
                  **options: Any) -> None:
-        autoescape = options.pop("autoescape", True)
-        if autoescape is not True:
-            raise ValueError(
-                "lt_engine always autoescapes; use |safe or Markup for trusted HTML,"
-                " or {% autoescape false %} around a section"
-            )
         if options.get("enable_async"):
             raise ValueError("lt_engine does not support enable_async")
-        self.jinja = jinja2.Environment(loader=loader, autoescape=True, **options)
+        options.setdefault("autoescape", True)
+        self.jinja = jinja2.Environment(loader=loader, **options)
         self._cache: dict[str, tuple[Template, Any]] = {}
         self._compiled: dict[str, Template] = {}
         if compiled is not None:
@@ -146,15 +137,13 @@ class Environment:
     def _compile(self, jenv: jinja2.Environment, source: str, name: str | None,
                  filename: str | None) -> tuple[str, dict[str, str]]:
         """(module source, {source name: sha256} of every source compiled from)."""
-        # Imported here: loading precompiled templates must not import the compiler.
+        # Imported on first compile, not to break a cycle (there is none: compiler and codegen
+        # never import this module) but so that loading precompiled templates stays cheap.
         from .codegen import generate
         from .compiler import Compiler
 
-        compiler = Compiler(self, jenv, name, filename)
-        ir = compiler.compile(source)
-        dependencies = {key: source_hash(text) for key, text in compiler.sources.items()}
-        ir.extra["dependencies"] = dependencies
-        return generate(ir), dependencies
+        ir = Compiler(jenv, name, filename).compile(source)
+        return generate(ir), ir.dependencies
 
     def load_module_source(self, module_source: str, name: str | None = None,
                            filename: str | None = None,
@@ -230,9 +219,20 @@ class Environment:
         :class:`~lt_engine.precompiled.PrecompiledError` when the directory is not a compiled
         one, or was compiled by another format version or with other jinja2 options.
         """
-        from .precompiled import load_dir
-
-        templates = load_dir(self, Path(path), on_stale=on_stale,
-                             source_dir=Path(source_dir) if source_dir is not None else None)
+        loaded = load_dir(self.jinja, Path(path), on_stale=on_stale,
+                          source_dir=Path(source_dir) if source_dir is not None else None)
+        templates = {
+            name: Template(self, item.desc, None, name, dependencies=item.dependencies,
+                           loader=item.loader, module_path=item.module_path,
+                           deferred=None if item.desc is not None else
+                           self._compile_later(item.loader, name))
+            for name, item in loaded.items()
+        }
         self._compiled.update(templates)
         return templates
+
+    def _compile_later(self, loader: jinja2.BaseLoader | None, name: str
+                       ) -> Callable[[], Template]:
+        # Compiled on first use, not now: filters registered after loading are known by then.
+        assert loader is not None
+        return lambda: self.compile_from(loader, name)

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import jinja2
 from jinja2 import nodes
 from jinja2.utils import _PassArg
 
 from .ir import ATTR, ITEM, Deps
+from .scope import Ref
 from .tracked import MAPPING_ATTRS as DICT_ATTRS
 
 if TYPE_CHECKING:
-    from .compiler import Compiler
+    from collections.abc import Callable
+
+    from .compile_state import CompileState
 
 BINOPS = {
     nodes.Add: "+", nodes.Sub: "-", nodes.Mul: "*", nodes.Div: "/", nodes.FloorDiv: "//",
@@ -41,27 +45,44 @@ VOLATILE_GLOBALS = frozenset({"lipsum", "cycler", "joiner", "namespace"})
 # Built-in filters/tests that take the context only to reach the environment: still pure.
 PURE_CONTEXT_FILTERS = frozenset({"map", "select", "reject", "selectattr", "rejectattr"})
 SIMPLE_CONSTS = (str, int, float, bool, type(None))
+BUILTIN_FILTERS = frozenset(jinja2.Environment().filters)
 
 
 class ExprCompiler:
-    def __init__(self, compiler: Compiler) -> None:
-        self.c = compiler
+    """One jinja2 expression at a time -> (Python source, :class:`~lt_engine.ir.Deps`).
+
+    Reads names, escaping and the template being compiled from the shared
+    :class:`~lt_engine.compile_state.CompileState`; ``self_block`` compiles ``self.<block>()``
+    (the statement compiler's job: a block is statements)."""
+
+    def __init__(self, state: CompileState,
+                 self_block: Callable[[str, nodes.Node], tuple[str, Deps]]) -> None:
+        self.state = state
+        self.self_block = self_block
+        self.conditional = 0  # inside an inline if: unknown filters/tests fail only when run
+        self.block_value = "None"  # what a filter with no operand filters (see compile)
 
     # -- entry points
 
-    def compile(self, node: nodes.Expr) -> tuple[str, Deps]:
+    def compile(self, node: nodes.Expr, block_value: str | None = None) -> tuple[str, Deps]:
+        """``block_value``: in ``{% filter %}`` and block ``{% set %}``, the code of the body's
+        text, which the innermost filter (jinja2 gives it no operand) filters."""
         deps = Deps()
-        return self.visit(self.c.optimize(node), deps), deps
+        outer, self.block_value = self.block_value, block_value or "None"
+        try:
+            return self.visit(self.state.optimize(node), deps), deps
+        finally:
+            self.block_value = outer
 
     def visit(self, node: nodes.Node, deps: Deps) -> str:
         method = getattr(self, "visit_" + type(node).__name__, None)
         if method is None:
-            raise self.c.error(node, f"the expression {type(node).__name__} is not supported")
+            raise self.state.error(node, f"the expression {type(node).__name__} is not supported")
         return method(node, deps)
 
     # -- names and paths
 
-    def _path(self, node: nodes.Node) -> tuple[nodes.Name, tuple[tuple[int, Any], ...]] | None:
+    def path(self, node: nodes.Node) -> tuple[nodes.Name, tuple[tuple[int, Any], ...]] | None:
         """``a.b['c'][0]`` -> (Name a, steps) when every step is constant."""
         steps: list[tuple[int, Any]] = []
         while True:
@@ -79,23 +100,23 @@ class ExprCompiler:
                 return None
 
     def _track_path(self, node: nodes.Node, deps: Deps) -> bool:
-        path = self._path(node)
+        path = self.path(node)
         if path is None:
             return False
         name, steps = path
-        ref = self.c.lookup(name.name, name)
+        ref = self.state.scopes.lookup(name.name)
         if ref.kind == "global":
             return True
-        deps.add(self.c.scopes.path_deps(ref, steps))
+        deps.add(self.state.scopes.path_deps(ref, steps))
         return True
 
     def visit_Name(self, node: nodes.Name, deps: Deps) -> str:
         if node.ctx != "load":
-            raise self.c.error(node, "assignment target used as a value")
-        ref = self.c.lookup(node.name, node)
+            raise self.state.error(node, "assignment target used as a value")
+        ref = self.state.scopes.lookup(node.name)
         if ref.kind == "global":
             return f"G({node.name!r})"
-        deps.add(self.c.scopes.path_deps(ref, ()))
+        deps.add(self.state.scopes.path_deps(ref, ()))
         if ref.kind == "top" and node.name in VOLATILE_GLOBALS:
             deps.volatile = True
         return ref.code
@@ -124,7 +145,7 @@ class ExprCompiler:
         if isinstance(node, nodes.Getitem):
             return f"gi({self._path_code(node.node)}, {node.arg.value!r})"
         assert isinstance(node, nodes.Name)
-        ref = self.c.lookup(node.name, node)
+        ref = self.state.scopes.lookup(node.name)
         if ref.kind == "global":
             return f"G({node.name!r})"
         return ref.code
@@ -135,10 +156,10 @@ class ExprCompiler:
         value = node.value
         if type(value) in (str, int, bool, type(None)):
             return repr(value)
-        return self.c.const(value)
+        return self.state.const(value)
 
     def visit_TemplateData(self, node: nodes.TemplateData, deps: Deps) -> str:
-        if self.c.autoescape:
+        if self.state.autoescape:
             return f"Markup({node.data!r})"
         return repr(node.data)
 
@@ -160,8 +181,6 @@ class ExprCompiler:
     def visit_BinExpr(self, node: nodes.BinExpr, deps: Deps) -> str:
         op = BINOPS[type(node)]
         left, right = self.visit(node.left, deps), self.visit(node.right, deps)
-        if self.c.sandboxed and op not in ("and", "or"):
-            return f"ENV.call_binop(CTXE(S), {node.operator!r}, {left}, {right})"
         return f"({left} {op} {right})"
 
     visit_Add = visit_Sub = visit_Mul = visit_Div = visit_FloorDiv = visit_BinExpr
@@ -169,8 +188,6 @@ class ExprCompiler:
 
     def visit_UnaryExpr(self, node: nodes.UnaryExpr, deps: Deps) -> str:
         operand = self.visit(node.node, deps)
-        if self.c.sandboxed and not isinstance(node, nodes.Not):
-            return f"ENV.call_unop(CTXE(S), {node.operator!r}, {operand})"
         return f"({UNOPS[type(node)]}{operand})"
 
     visit_Pos = visit_Neg = visit_Not = visit_UnaryExpr
@@ -183,17 +200,20 @@ class ExprCompiler:
         return "(" + " ".join(parts) + ")"
 
     def visit_Concat(self, node: nodes.Concat, deps: Deps) -> str:
-        func = "markup_join" if self.c.autoescape else "str_join"
+        func = "markup_join" if self.state.autoescape else "str_join"
         return f"{func}((" + "".join(self.visit(n, deps) + ", " for n in node.nodes) + "))"
 
     def visit_CondExpr(self, node: nodes.CondExpr, deps: Deps) -> str:
-        test = self.visit(node.test, deps)
-        expr1 = self.visit(node.expr1, deps)
-        if node.expr2 is not None:
-            expr2 = self.visit(node.expr2, deps)
-        else:
+        self.conditional += 1
+        try:
+            test = self.visit(node.test, deps)
+            expr1 = self.visit(node.expr1, deps)
+            expr2 = self.visit(node.expr2, deps) if node.expr2 is not None else ""
+        finally:
+            self.conditional -= 1
+        if node.expr2 is None:
             where = f"line {node.lineno}" + (
-                f" in {self.c.name!r}" if self.c.name is not None else ""
+                f" in {self.state.name!r}" if self.state.name is not None else ""
             )
             message = (
                 f"the inline if-expression on {where} evaluated to false and no else"
@@ -217,19 +237,19 @@ class ExprCompiler:
 
     def visit_MarkSafeIfAutoescape(self, node: nodes.MarkSafeIfAutoescape, deps: Deps) -> str:
         inner = self.visit(node.expr, deps)
-        return f"Markup({inner})" if self.c.autoescape else inner
+        return f"Markup({inner})" if self.state.autoescape else inner
 
     # -- filters, tests, calls
 
     def _pass_arg(self, func: Any, name: str, deps: Deps) -> str:
         pass_arg = _PassArg.from_obj(func) if func is not None else None
         if pass_arg is _PassArg.context:
-            self.c.needs_context = True
+            self.state.needs_context = True
             if name not in PURE_CONTEXT_FILTERS:
                 deps.volatile = True  # it may read any variable of the context
             return "CTX(S), "
         if pass_arg is _PassArg.eval_context:
-            return self.c.eval_ctx_code() + ", "
+            return self.state.eval_ctx_code() + ", "
         if pass_arg is _PassArg.environment:
             return "ENV, "
         return ""
@@ -243,25 +263,36 @@ class ExprCompiler:
             parts.append("**" + self.visit(node.dyn_kwargs, deps))
         return ", ".join(parts)
 
+    def _missing(self, node: nodes.Filter | nodes.Test, kind: str) -> str:
+        """An unknown filter or test: jinja2 3 refuses it at compile time, except inside an
+        ``{% if %}`` or inline if, where it raises only when that code runs."""
+        if not (self.conditional or self.state.conditional()):
+            raise self.state.error(node, f"no {kind} named {node.name!r}")
+        return f"unknown({kind!r}, {node.name!r})"
+
     def visit_Filter(self, node: nodes.Filter, deps: Deps) -> str:
-        func = self.c.env.filters.get(node.name)
+        func = self.state.jenv.filters.get(node.name)
         if func is None:
-            raise self.c.error(node, f"no filter named {node.name!r}")
-        if node.name in VOLATILE_FILTERS or node.name not in self.c.builtin_filters:
+            value = self.visit(node.node, deps) if node.node is not None else "None"
+            sig = self._signature(node, deps)
+            return f"{self._missing(node, 'filter')}({value}{', ' + sig if sig else ''})"
+        if node.name in VOLATILE_FILTERS or node.name not in BUILTIN_FILTERS:
             # user filters are trusted to be pure unless they ask for the context
             deps.volatile = deps.volatile or node.name in VOLATILE_FILTERS
         prefix = self._pass_arg(func, node.name, deps)
         if node.node is None:
-            value = self.c.filter_block_value
+            value = self.block_value
         else:
             value = self.visit(node.node, deps)
         sig = self._signature(node, deps)
         return f"F[{node.name!r}]({prefix}{value}{', ' + sig if sig else ''})"
 
     def visit_Test(self, node: nodes.Test, deps: Deps) -> str:
-        func = self.c.env.tests.get(node.name)
+        func = self.state.jenv.tests.get(node.name)
         if func is None:
-            raise self.c.error(node, f"no test named {node.name!r}")
+            value = self.visit(node.node, deps)
+            sig = self._signature(node, deps)
+            return f"{self._missing(node, 'test')}({value}{', ' + sig if sig else ''})"
         prefix = self._pass_arg(func, node.name, deps)
         value = self.visit(node.node, deps)
         sig = self._signature(node, deps)
@@ -270,20 +301,24 @@ class ExprCompiler:
     def visit_Call(self, node: nodes.Call, deps: Deps) -> str:
         callee = node.node
         if isinstance(callee, nodes.Name) and callee.name == "super":
-            raise self.c.error(
+            raise self.state.error(
                 node, "super() is only supported alone in an output tag: {{ super() }}"
             )
         if isinstance(callee, nodes.Name) and callee.name == "loop":
-            ref = self.c.scopes.lookup("loop")
+            ref = self.state.scopes.lookup("loop")
             if ref.kind == "loop":
-                raise self.c.error(node, "recursive loops are not supported; use a macro")
-        if isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name):
-            if callee.node.name == "self":
-                raise self.c.error(node, "self.<block>() is not supported")
+                return self._recurse(node, ref, deps)
+        if (isinstance(callee, nodes.Getattr) and isinstance(callee.node, nodes.Name)
+                and callee.node.name == "self"):
+            if node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
+                raise self.state.error(node, "self.<block>() takes no arguments")
+            code, block_deps = self.self_block(callee.attr, node)
+            deps.add(block_deps)
+            return code
         loop_method = (
             isinstance(callee, nodes.Getattr)
             and isinstance(callee.node, nodes.Name)
-            and self.c.scopes.lookup(callee.node.name).kind == "loop"
+            and self.state.scopes.lookup(callee.node.name).kind == "loop"
         )
         if isinstance(callee, nodes.Getattr) and not loop_method:
             # A method call reads its receiver: track the receiver's path, not the bound method.
@@ -294,15 +329,27 @@ class ExprCompiler:
             if isinstance(callee, nodes.Name) and callee.name in VOLATILE_GLOBALS:
                 deps.volatile = True
         sig = self._signature(node, deps)
-        if self.c.sandboxed:
-            return f"ENV.call(CTX(S), {func}{', ' + sig if sig else ''})"
-        if self.c.explicit_autoescape is None:
+        if self.state.explicit_autoescape is None:
             return f"call(S, {func}{', ' + sig if sig else ''})"
         # inside {% autoescape %}, callees see that eval context (jinja2's is dynamic)
-        return f"callf(S, {self.c.eval_ctx_code()}, {func}{', ' + sig if sig else ''})"
+        return f"callf(S, {self.state.eval_ctx_code()}, {func}{', ' + sig if sig else ''})"
+
+    def _recurse(self, node: nodes.Call, ref: Ref, deps: Deps) -> str:
+        """``loop(items)`` in a recursive loop: the loop rendered again over ``items`` one level
+        deeper, to a string.  It reads its argument, and whatever the loop reads outside."""
+        level = self.state.scopes.levels[ref.level]
+        if level.recursive_id < 0:
+            raise self.state.error(node, "loop(…) calls a loop that is not marked recursive")
+        if len(node.args) != 1 or node.kwargs or node.dyn_args or node.dyn_kwargs:
+            raise self.state.error(node, "loop(…) takes exactly one argument: the items")
+        level.uses_loop = True
+        items = self.visit(node.args[0], deps)
+        deps.add(level.recursive_deps)
+        rid = level.recursive_id
+        return f"recurse(FD{rid}, RE{rid}, S, {ref.level}, {items}, {self.state.autoescape!r})"
 
     def visit_Keyword(self, node: nodes.Keyword, deps: Deps) -> str:  # pragma: no cover
         return f"{node.key}={self.visit(node.value, deps)}"
 
     def visit_NSRef(self, node: nodes.NSRef, deps: Deps) -> str:  # pragma: no cover
-        raise self.c.error(node, "namespace reference used as a value")
+        raise self.state.error(node, "namespace reference used as a value")

@@ -63,6 +63,9 @@ class IfSlot:
     tests: list[str]  # one python expression per if/elif
     tests_deps: Deps
     branches: list[Node]  # len(tests) branches, plus one for ``else`` when present
+    # A branch sets names read after the if: whenever the enclosing node is revisited, the
+    # branch must be chosen and its bindings run again (their registers are per update).
+    assigns: bool = False
 
 
 @dataclass
@@ -77,6 +80,8 @@ class ForSlot:
     body: Node
     leaves: list[Leaf]
     sequential: bool  # items depend on each other (loop.changed, namespaces): no skipping
+    target_reg: int = -1  # register of a plain-name target (the item itself), else -1
+    recursive_id: int = -1  # ``recursive``: its descriptor is FD<id>, its else body RE<id>
 
 
 @dataclass
@@ -173,12 +178,21 @@ class MacroDef:
 
 @dataclass
 class TemplateIR:
+    """A compiled template, complete: what the code generator writes out."""
+
     name: str
     root: Node
-    top_names: list[str]  # register i+1 of the top frame holds the value of top_names[i]
+    top_regs: dict[str, int]  # each top-level name read -> its register in the top frame
     top_frame_size: int
     leaves: list[Leaf]  # the top scope's leaves
-    macros: list[MacroDef]
+    macros: list[MacroDef]  # MK[i] in generated code
+    render_nodes: list[Node]  # RN[i]: render-only nodes
+    consts: list[Any]  # K[i]: constants jinja2 folded that have no literal
     needs_context: bool
-    source_hash: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    source_hash: str  # of all the sources together
+    dependencies: dict[str, str]  # source name -> runtime.source_hash of each source
+
+    @property
+    def top_names(self) -> list[str]:
+        """The top-level names read, in register order."""
+        return sorted(self.top_regs, key=self.top_regs.__getitem__)

@@ -3,10 +3,15 @@
 They reproduce jinja2's runtime behaviour (name resolution, ``Context.call``, macros, the
 ``loop`` object, namespaces) so the code emitted by :mod:`lt_engine.expressions` renders exactly
 what jinja2 renders.
+
+This module is the contract of a generated template module: ``BOUND_NAMES`` is every name its
+code may use (what :mod:`lt_engine.codegen` binds in ``build(env, runtime_class)``), and
+``FORMAT_VERSION`` versions that contract, and the precompiled manifest with it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,6 +22,52 @@ from jinja2.utils import Namespace, _PassArg, missing
 from markupsafe import Markup
 
 from . import _core
+
+# Bumped whenever generated modules (the names below, the descriptors they build, the helpers
+# they call) or the precompiled manifest change: a module of another version is not loaded.
+FORMAT_VERSION = 2
+
+def source_hash(source: str) -> str:
+    """The hash a generated module records (``DEPENDENCIES``) for a template source."""
+    return hashlib.sha256(source.encode("utf-8")).hexdigest()
+
+
+# Every name generated code may use besides its own functions (``f<n>``), nodes (``N<id>``) and
+# recursive loops (``FD<id>``, ``RE<id>``): name -> (the expression ``build`` binds it to, what
+# it is).  ``S``, the frame stack, is the parameter of every generated function.
+BOUND_NAMES: dict[str, tuple[str, str]] = {
+    "R": ("runtime_class(env, TEMPLATE_NAME)", "this Runtime: the helpers below"),
+    "ENV": ("env", "the jinja2 environment (filters taking pass_environment)"),
+    "ga": ("R.ga", "jinja2's getattr: x.name"),
+    "gad": ("R.gad", "x.name where name is no dict attribute (a plain dict's key first)"),
+    "gi": ("R.gi", "jinja2's getitem: x[key]"),
+    "call": ("R.call", "jinja2's Context.call"),
+    "callf": ("R.call_forced", "call inside {% autoescape %}: the callee sees that eval context"),
+    "recurse": ("R.recurse", "loop(items) in a recursive for"),
+    "CTX": ("R.context", "the jinja2 Context of a render (pass_context callees)"),
+    "F": ("R.filters", "the environment's filters"),
+    "T": ("R.tests", "the environment's tests"),
+    "EC": ("R.eval_ctx", "an eval context that autoescapes"),
+    "ECN": ("R.eval_ctx_noescape", "an eval context that does not"),
+    "U": ("_core.Undefined", "jinja2's Undefined (an inline if without else)"),
+    "G": ("R.global_", "a name of the environment's globals"),
+    "FIN": ("env.finalize", "the environment's finalize"),
+    "render": ("_core.render_node_html", "a node rendered to a string (macros, blocks, set)"),
+    "module": ("Module", "what {% import %} binds"),
+    "K": ("[...]", "the template's folded constants"),
+    "RN": ("[]", "render-only nodes (block set, filter blocks, self.block())"),
+    "MK": ("[]", "macro factories"),
+    "Markup": ("", "markupsafe.Markup (imported)"),
+    "markif": ("", "what {% set %}…{% endset %} stores (imported)"),
+    "markup_join": ("", "jinja2's ~ when autoescaping (imported)"),
+    "str_join": ("", "jinja2's ~ otherwise (imported)"),
+    "nsset": ("", "{% set ns.attr = … %} (imported)"),
+    "unpack": ("", "tuple {% set %} (imported)"),
+    "unknown": ("", "an unknown filter or test that raises when run (imported)"),
+    "_core": ("", "the Cython core: descriptors (imported)"),
+    "Module": ("", "the class behind module (imported)"),
+    "TEMPLATE_NAME": ("", "the template's name (module constant)"),
+}
 
 
 class Loop:
@@ -87,6 +138,20 @@ class Loop:
         return f"<LoopContext {self.index}/{self.length}>"
 
 
+class NestedLoop(Loop):
+    """``loop`` inside a recursive loop rendered again by ``loop(…)``: one level deeper."""
+
+    __slots__ = ("depth0",)
+
+    def __init__(self, items: list[Any], undefined: type[jinja2.Undefined], depth0: int) -> None:
+        super().__init__(items, undefined)
+        self.depth0 = depth0
+
+    @property
+    def depth(self) -> int:  # type: ignore[override]
+        return self.depth0 + 1
+
+
 class Module:
     """What ``{% import 'x' as m %}`` binds: the template's macros as attributes."""
 
@@ -125,12 +190,18 @@ class Runtime:
         self.eval_ctx.autoescape = True
         self.eval_ctx_noescape = EvalContext(env, name)
         self.eval_ctx_noescape.autoescape = False
-        # jinja2's context.eval_ctx: set by {% autoescape %} blocks for everything they call
-        self.current_ec = self.eval_ctx
+        # jinja2's context.eval_ctx: the environment's default for this template, set by
+        # {% autoescape %} blocks for everything they call
+        self.current_ec = EvalContext(env, name)
         self.ga, self.gad, self.gi = _core.make_accessors(env)
         self.globals = env.globals
 
     # -- names
+
+    @staticmethod
+    def context(S: list[list[Any]], /) -> Any:
+        """The jinja2 Context of the render ``S`` belongs to (made on first use)."""
+        return S[0][0].context()
 
     def resolve(self, data: Mapping[str, Any], name: str) -> Any:
         try:
@@ -150,7 +221,7 @@ class Runtime:
 
     # -- calls, as jinja2's Context.call
 
-    def call(self, S: list[list[Any]], obj: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, S: list[list[Any]], obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         pass_arg = getattr(obj, "jinja_pass_arg", None)
         if pass_arg is None:
             inner = getattr(obj, "__call__", None)  # noqa: B004 - jinja2 checks it this way
@@ -170,7 +241,7 @@ class Runtime:
                 "value was undefined because a callable raised a StopIteration exception"
             )
 
-    def call_forced(self, S: list[list[Any]], eval_ctx: EvalContext, obj: Any, *args: Any,
+    def call_forced(self, S: list[list[Any]], eval_ctx: EvalContext, obj: Any, /, *args: Any,
                     **kwargs: Any) -> Any:
         """``call`` inside an ``{% autoescape %}`` block: the callee runs in its eval context."""
         previous = self.current_ec
@@ -225,9 +296,50 @@ class Runtime:
 
         return factory
 
+    def recurse(self, desc: Any, else_body: Any, S: list[list[Any]], level: int,
+                iterable: Any, autoescape: bool, /) -> Any:
+        """``loop(items)`` in ``{% for … recursive %}``: the loop ``desc`` rendered over
+        ``items`` one level deeper, with the frames outside the loop; as jinja2, Markup when
+        autoescaping, and the else body when there is nothing to render."""
+        prefix = S[:level]
+        depth0 = S[level][desc.loop_reg].depth0 + 1
+        render = _core.render_node_html
+
+        def frame_of(item: Any) -> list[Any]:
+            frame: list[Any] = [None] * desc.frame_size
+            if desc.target_reg >= 0:
+                frame[desc.target_reg] = item
+            else:
+                desc.target_fn(item, frame)
+            return frame
+
+        items = list(iterable)
+        if desc.filter_fn is not None:
+            items = [item for item in items if desc.filter_fn([*prefix, frame_of(item)])]
+        loop = NestedLoop(items, self.undefined, depth0)
+        parts = []
+        for index, item in enumerate(items):
+            frame = frame_of(item)
+            frame[desc.loop_reg] = loop
+            loop.index0 = index
+            parts.append(render(desc.body, [*prefix, frame]))
+        if not items and else_body is not None:
+            parts.append(render(else_body, prefix))
+        text = "".join(parts)
+        return Markup(text) if autoescape else text
+
     def loop_factory(self) -> Callable[[list[Any]], Loop]:
         undefined = self.undefined
         return lambda items: Loop(items, undefined)
+
+
+def unknown(kind: str, name: str) -> Callable[..., Any]:
+    """What an unknown filter or test in an if compiles to: it raises when it runs (jinja2 3)."""
+
+    def fail(*unused: Any) -> Any:
+        raise jinja2.TemplateRuntimeError(f"No {kind} named {name!r} found.")
+
+    return fail
 
 
 def markif(eval_ctx: EvalContext, value: Any) -> Any:
@@ -236,6 +348,6 @@ def markif(eval_ctx: EvalContext, value: Any) -> Any:
 
 
 __all__ = [
-    "Loop", "Markup", "Module", "Runtime", "markif", "markup_join", "nsset", "str_join",
+    "Loop", "Markup", "Module", "Runtime", "markif", "unknown", "markup_join", "nsset", "str_join",
     "unpack",
 ]

@@ -48,6 +48,10 @@ class Level:
     leaf_index: dict[Leaf, int] = field(default_factory=dict)
     uses_loop: bool = False
     sequential: bool = False
+    # A ``{% for … recursive %}`` body: the id of its loop (its ``loop(…)`` renders the loop
+    # again over other items) and what such a nested render reads outside the loop.
+    recursive_id: int = -1
+    recursive_deps: Deps = field(default_factory=Deps)
 
     def alloc(self) -> int:
         self.size += 1
@@ -67,6 +71,12 @@ class Layer:
     level: Level
     names: dict[str, Ref] = field(default_factory=dict)
     barrier: str | None = None  # "block": only the top level shows through; "globals": nothing
+    # In a branch of an {% if %}: the register each name set here is written to, so that the
+    # value set by the branch taken is the one read after the if (as in jinja2).
+    phi: dict[str, int] | None = None
+    # Inside an {% if %} (its tests and branches, not loops or macros in them): an unknown
+    # filter or test there fails only when run, as in jinja2 3.
+    conditional: bool = False
 
 
 class Scopes:
@@ -86,8 +96,9 @@ class Scopes:
     def level(self) -> Level:
         return self.layers[-1].level
 
-    def push_layer(self, barrier: str | None = None) -> Layer:
-        layer = Layer(self.level, barrier=barrier)
+    def push_layer(self, barrier: str | None = None,
+                   phi: dict[str, int] | None = None, conditional: bool = False) -> Layer:
+        layer = Layer(self.level, barrier=barrier, phi=phi, conditional=conditional)
         self.layers.append(layer)
         return layer
 
@@ -108,6 +119,17 @@ class Scopes:
         level = self.level
         ref = Ref(kind, level.index, level.alloc(), name, deps)
         self.layers[-1].names[name] = ref
+        return ref
+
+    def declare(self, name: str) -> Ref:
+        """A binding of ``name`` in the current layer, its deps to be added by the caller.
+
+        In an ``{% if %}`` branch the name's register is the one shared by all branches."""
+        layer = self.layers[-1]
+        reg = layer.phi.get(name) if layer.phi is not None else None
+        ref = Ref("bind", self.level.index, self.level.alloc() if reg is None else reg, name,
+                  Deps())
+        layer.names[name] = ref
         return ref
 
     # -- lookups

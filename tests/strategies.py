@@ -806,7 +806,7 @@ def _stmt(draw: Any, sc: Scope, namer: Namer, depth: int) -> tuple[str, Scope]:
     kinds = ["text", "text", "out", "out", "out", "attr", "comment", "raw"]
     if depth > 0:
         kinds += ["if", "if", "for", "for", "for", "set", "setblock", "with", "filter"]
-        kinds += ["namespace", "autoescape", "ifexpr"]
+        kinds += ["namespace", "autoescape", "ifexpr", "setif"]
         if sc.macros:
             kinds += ["macro", "call"]
         if sc.include:
@@ -840,6 +840,18 @@ def _stmt(draw: Any, sc: Scope, namer: Namer, depth: int) -> tuple[str, Scope]:
         if draw(st.booleans()):
             return _tag(draw, f"set {name} = {str_expr(draw, sc)}"), sc.add(strs=name, outs=name)
         return _tag(draw, f"set {name} = {num_expr(draw, sc)}"), sc.add(nums=name, outs=name)
+    if kind == "setif":
+        # A name set in branches of an if, read after it (jinja2: the branch taken's value,
+        # else the value before the if, else undefined).
+        name = namer("p")
+        out = _tag(draw, f"set {name} = {str_expr(draw, sc)}") if draw(st.booleans()) else ""
+        out += _tag(draw, f"if {bool_expr(draw, sc)}") + _tag(
+            draw, f"set {name} = {str_expr(draw, sc)}") + _body(draw, sc, namer, depth - 1)
+        if draw(st.booleans()):
+            out += _tag(draw, f"elif {bool_expr(draw, sc)}") + _body(draw, sc, namer, depth - 1)
+        if draw(st.booleans()):
+            out += _tag(draw, "else") + _tag(draw, f"set {name} = {str_expr(draw, sc)}")
+        return out + _tag(draw, "endif"), sc.add(strs=name, outs=name)
     if kind == "setblock":
         name = namer("b")
         body = _body(draw, sc, namer, depth - 1)
@@ -951,5 +963,5 @@ def template_set_st(draw: Any) -> tuple[str, dict[str, str]]:
 
 env_options_st = st.fixed_dictionaries(
     {"trim_blocks": st.booleans(), "lstrip_blocks": st.booleans()},
-    optional={"keep_trailing_newline": st.booleans()},
+    optional={"keep_trailing_newline": st.booleans(), "autoescape": st.booleans()},
 )

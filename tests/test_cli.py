@@ -129,15 +129,29 @@ def test_check_prints_path_line_message_and_exits_1(project: Path) -> None:
     ok = livetemplate("check", "templates", cwd=project)
     assert (ok.returncode, ok.stdout) == (0, "")
     assert ok.stderr == "3 template(s) checked, 0 problem(s)\n"
-    (project / "templates/loop.html").write_text("<ul>\n{% for x in xs recursive %}"
-                                                 "{{ loop(x) }}{% endfor %}</ul>")
+    (project / "templates/layout.html").write_text("<ul>\n{% extends layout %}")
     (project / "templates/syntax.html").write_text("a\nb\n{% if %}")
     bad = livetemplate("check", "templates", "-q", cwd=project)
     assert bad.returncode == 1 and bad.stderr == ""
     assert bad.stdout.splitlines() == [
-        "templates/loop.html:2: recursive loops are not supported; use a recursive macro",
+        "templates/layout.html:2: {% extends %} needs a constant template name (or an if/else"
+        " over constant names): the page's static structure is the parent's, fixed at compile"
+        " time",
         "templates/syntax.html:3: Expected an expression, got 'end of statement block'",
     ]
+
+
+def test_check_accepts_recursion_self_and_dynamic_inheritance(project: Path) -> None:
+    (project / "templates/wide.html").write_text("<main>{% block body %}{% endblock %}</main>")
+    (project / "templates/tree.html").write_text(
+        "{% if wide %}{% extends 'wide.html' %}{% endif %}{% block body %}"
+        "{% macro node(c) %}{{ c.name }}{% for k in c.kids %}{{ node(k) }}{% endfor %}"
+        "{% endmacro %}{% for c in comments recursive %}{{ node(c) }}{{ loop(c.kids) }}"
+        "{% endfor %}{% if c %}{% set x = 1 %}{% endif %}{{ x }}{{ self.title() }}"
+        "{{ dict(self=1).self }}{% if never %}{{ x|nosuch }}{% endif %}{% endblock %}"
+        "{% block title %}t{% endblock %}")
+    ok = livetemplate("check", "templates", cwd=project)
+    assert (ok.returncode, ok.stdout) == (0, ""), ok.stdout
 
 
 def test_check_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
@@ -148,7 +162,7 @@ def test_check_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
 
 def test_env_option_brings_filters_and_options(project: Path) -> None:
     (project / "envmod.py").write_text(ENV_MODULE)
-    (project / "templates/price.html").write_text("{% if 1 %}\n{{ cents|money }}{% endif %}")
+    (project / "templates/price.html").write_text("{% if 1 %}\n{% endif %}{{ cents|money }}")
     plain = livetemplate("check", "templates", cwd=project)
     assert plain.returncode == 1
     assert plain.stdout == "templates/price.html:2: no filter named 'money'\n"

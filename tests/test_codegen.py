@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import builtins
+import re
+
 import pytest
 
 import lt_engine
 from lt_engine.codegen import literal
+from lt_engine.runtime import BOUND_NAMES
 from lt_engine.wire import key_attribute
 
 SOURCE = "{% for t in todos %}<li data-key='{{ t.id }}'>{{ t.title|upper }}</li>{% endfor %}"
@@ -59,3 +64,39 @@ def test_repeated_expression_is_evaluated_once() -> None:
     module = lt_engine.Environment().compile_source(src)
     assert module.count("_core.ExprDesc(") == 3
     assert ", 0)" in module.split("_core.ExprDesc(1,")[1].split("\n")[0]
+
+
+# Templates that between them reach every helper generated code can call.
+CORPUS = [
+    SOURCE,
+    "{{ a ~ b }}{{ x if y }}{{ n|sum }}{{ items|map(attribute='v')|join }}{{ range(3)|list }}",
+    "{% autoescape false %}{{ f(x) }}{% endautoescape %}{% set s %}<b>{% endset %}{{ s }}",
+    "{% set ns = namespace(a=1) %}{% set ns.a, b = 1, 2 %}{% set c, d = e %}{{ ns.a }}{{ b }}",
+    "{% macro m(a, b=2) %}{{ a }}{{ caller() }}{{ varargs }}{{ kwargs }}{% endmacro %}"
+    "{% call m(1) %}x{% endcall %}{{ m(1, 2, 3, k=4) }}",
+    "{% for c in cs recursive %}{{ loop(c.kids) }}{% else %}-{% endfor %}"
+    "{% for a, b in pairs if a %}{{ a }}{{ loop.cycle(1, 2) }}{% endfor %}",
+    "{% filter upper %}{{ x }}{% endfilter %}{% if x %}{{ y|nosuch }}{% endif %}"
+    "{{ lipsum(1) }}{{ 1.5 }}{{ (1, 2)|first }}",
+]
+
+
+def _loaded_names(module_source: str) -> set[str]:
+    tree = ast.parse(module_source)
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+              and isinstance(n.ctx, ast.Load)}
+    params = {a.arg for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)
+              for a in n.args.args}
+    return loaded - params - set(dir(builtins))
+
+
+@pytest.mark.parametrize("source", CORPUS)
+def test_generated_code_uses_only_the_bound_names(source: str) -> None:
+    env = lt_engine.Environment(finalize=lambda v: v)
+    env.filters["upper"] = str.upper
+    module = env.compile_source(source, "t")
+    generated = re.compile(r"(f|N|FD|RE)\d+$")
+    unknown = {name for name in _loaded_names(module)
+               if name not in BOUND_NAMES and not generated.match(name)}
+    assert unknown == set()
+    env.load_module_source(module, "t")  # and every binding resolves

@@ -75,7 +75,9 @@ def todos(n: int = 3) -> list[dict]:
 
 def test_range_tree_names_its_key_slot() -> None:
     m = live(ROWS, {"todos": todos(2)})
-    assert m.tree["0"] == {
+    # a top-level range sits in a node of its own (docs/protocol.md rule 3a)
+    assert m.tree["0"]["s"] == ["", ""]
+    assert m.tree["0"]["0"] == {
         "s": ['<li data-key="', '">', "", "</li>"],
         "d": [{"0": "0", "1": "t0", "2": ""}, {"0": "1", "1": "t1", "2": ""}],
         "m": {"idKey": "0"},
@@ -86,7 +88,7 @@ def test_in_place_mutation_of_a_row_is_found() -> None:
     data = {"todos": todos(1000)}
     m = live(ROWS, data)
     data["todos"][417]["done"] = True
-    assert m.update(data) == {"0": [["u", "417", {"2": " ✓"}]]}
+    assert m.update(data) == {"0": {"0": [["u", "417", {"2": " ✓"}]]}}
 
 
 def test_in_place_append_remove_insert() -> None:
@@ -95,14 +97,14 @@ def test_in_place_append_remove_insert() -> None:
     client = copy.deepcopy(m.tree)
     data["todos"].append({"id": 9, "title": "new", "done": False})
     update = m.update(data)
-    assert update == {"0": [["a", [{"0": "9", "1": "new", "2": ""}]]]}
+    assert update == {"0": {"0": [["a", [{"0": "9", "1": "new", "2": ""}]]]}}
     client = lt_engine.apply_update(client, update)
     del data["todos"][0]
-    assert m.update(data) == {"0": [["r", "0"]]}
-    client = lt_engine.apply_update(client, {"0": [["r", "0"]]})
+    assert m.update(data) == {"0": {"0": [["r", "0"]]}}
+    client = lt_engine.apply_update(client, {"0": {"0": [["r", "0"]]}})
     data["todos"].insert(1, {"id": 5, "title": "mid", "done": True})
     update = m.update(data)
-    assert update == {"0": [["i", "1", {"0": "5", "1": "mid", "2": " ✓"}]]}
+    assert update == {"0": {"0": [["i", "1", {"0": "5", "1": "mid", "2": " ✓"}]]}}
     client = lt_engine.apply_update(client, update)
     check(ROWS, data, m, client)
 
@@ -115,15 +117,15 @@ def test_changed_names_limit_what_is_reread() -> None:
     data["title"] = "b"
     # Only `title` is declared changed: the in-place row change is trusted not to exist.
     assert m.update(data, changed={"title"}) == {"0": "b"}
-    assert m.update(data, changed=["todos"]) == {"1": [["u", "1", {"2": " ✓"}]]}
+    assert m.update(data, changed=["todos"]) == {"1": {"0": [["u", "1", {"2": " ✓"}]]}}
 
 
 def test_unkeyed_items_are_numbered_by_position() -> None:
     m = live("{% for x in xs %}<i>{{ x }}</i>{% endfor %}", {"xs": ["a", "a"]})
-    items = m.tree["0"]["d"]
+    items = m.tree["0"]["0"]["d"]
     assert [it["0"] for it in items] == ["a", "a"]
-    assert [it["_k"] for it in items] == ["0", "1"] and "m" not in m.tree["0"]
-    assert m.update({"xs": ["b", "a"]}) == {"0": [["u", "0", {"0": "b"}]]}
+    assert [it["_k"] for it in items] == ["0", "1"] and "m" not in m.tree["0"]["0"]
+    assert m.update({"xs": ["b", "a"]}) == {"0": {"0": [["u", "0", {"0": "b"}]]}}
 
 
 class Base:
@@ -186,7 +188,7 @@ def test_object_attributes_keep_jinja2_semantics_when_mutated() -> None:
 
 def test_duplicate_keys_are_made_unique() -> None:
     m = live(ROWS, {"todos": [{"id": 1, "title": "a"}, {"id": 1, "title": "b"}]})
-    items = m.tree["0"]["d"]
+    items = m.tree["0"]["0"]["d"]
     assert "_k" not in items[0] and items[1]["_k"] == "1#2"
 
 
@@ -194,7 +196,7 @@ def test_reversal_is_one_reorder_op() -> None:
     data = {"todos": todos(5)}
     m = live(ROWS, data)
     data["todos"].reverse()
-    assert m.update(data) == {"0": [["o", ["4", "3", "2", "1", "0"]]]}
+    assert m.update(data) == {"0": {"0": [["o", ["4", "3", "2", "1", "0"]]]}}
 
 
 def test_moving_one_item_is_remove_and_insert() -> None:
@@ -202,25 +204,25 @@ def test_moving_one_item_is_remove_and_insert() -> None:
     m = live(ROWS, data)
     data["todos"].insert(20, data["todos"].pop(2))
     assert m.update(data) == {
-        "0": [["r", "2"], ["i", "20", {"0": "2", "1": "t2", "2": ""}]]
+        "0": {"0": [["r", "2"], ["i", "20", {"0": "2", "1": "t2", "2": ""}]]}
     }
 
 
 def test_replacing_everything_sends_a_whole_range() -> None:
     m = live(ROWS, {"todos": todos(20)})
     fresh = [{"id": 100 + i, "title": "n", "done": False} for i in range(20)]
-    update = m.update({"todos": fresh})
+    update = m.update({"todos": fresh})["0"]
     assert isinstance(update["0"], dict) and update["0"]["s"] and len(update["0"]["d"]) == 20
 
 
 def test_emptied_range_keeps_statics_and_for_else_shows() -> None:
     src = "{% for x in xs %}<i>{{ x }}</i>{% else %}none{% endfor %}"
     m = live(src, {"xs": ["a"]})
-    assert m.tree["1"] == ""
-    update = m.update({"xs": []})
+    assert m.tree["0"]["1"] == ""
+    update = m.update({"xs": []})["0"]
     assert update == {"0": [["r", update["0"][0][1]]], "1": {"s": ["none"]}}
     m2 = live(src, {"xs": []})
-    assert m2.tree["0"] == {"s": ["<i>", "</i>"], "d": []}
+    assert m2.tree["0"]["0"] == {"s": ["<i>", "</i>"], "d": []}
 
 
 def test_nested_ranges_update_only_changed_cells() -> None:
@@ -229,7 +231,7 @@ def test_nested_ranges_update_only_changed_cells() -> None:
     data = {"rows": [[i * 10 + j for j in range(10)] for i in range(10)]}
     m = live(src, data)
     data["rows"][3][7] = 1000
-    assert m.update(data) == {"0": [["u", "3", {"1": [["u", "7", {"1": "1000"}]]}]]}
+    assert m.update(data) == {"0": {"0": [["u", "3", {"1": [["u", "7", {"1": "1000"}]]}]]}}
 
 
 def test_only_affected_slots_are_evaluated() -> None:

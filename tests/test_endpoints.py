@@ -116,7 +116,7 @@ def test_pattern2_the_socket_finds_the_http_page(served: Any, how: str) -> None:
         assert ws.accepted_subprotocol == ("livetemplate" if subprotocols else None)
         assert ws.receive_json()["tree"]["0"] == "0"  # no page_token: the page already exists
         ws.send_text(action("increment"))
-        assert ws.receive_json()["tree"] == {"0": "1", "1": [["a", [{"0": "1", "1": "1"}]]]}
+        assert ws.receive_json()["tree"] == {"0": "1", "1": {"0": [["a", [{"0": "1", "1": "1"}]]]}}
     assert live.page_for_token(token).model.count == 1
     assert '<span id="count">1</span>' in client.get(f"/?cache_token={token}").text
 
@@ -458,7 +458,7 @@ def test_a_lone_surrogate_put_in_by_server_code_is_sent_as_a_replacement_charact
             page.model.notes.append("bad \udc80 text")  # e.g. bytes decoded with surrogateescape
             client.portal.call(page.push)  # type: ignore[union-attr]
             update = ws.receive_json()
-            (op, [item]), = update["tree"]["0"]
+            (op, [item]), = update["tree"]["0"]["0"]  # a top-level range: in a node of its own
             assert op == "a" and item["0"] == "bad \ufffd text"
         served = client.get("/")
         assert served.status_code == 200 and "<li>bad \ufffd text</li>" in served.text

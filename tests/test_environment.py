@@ -12,10 +12,15 @@ import pytest
 import lt_engine
 
 
-def test_autoescape_cannot_be_turned_off() -> None:
-    with pytest.raises(ValueError, match="always autoescapes"):
-        lt_engine.Environment(autoescape=False)
-    assert lt_engine.Environment(autoescape=True).from_string("{{ x }}").render(x="<") == "&lt;"
+def test_autoescape_off_and_by_name() -> None:
+    assert lt_engine.Environment(autoescape=False).from_string("{{ x }}").render(x="<") == "<"
+    assert lt_engine.Environment().from_string("{{ x }}").render(x="<") == "&lt;"
+    by_name = lt_engine.Environment(
+        loader=jinja2.DictLoader({"a.html": "{{ x }}", "a.txt": "{{ x }}"}),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+    assert by_name.get_template("a.html").render(x="<") == "&lt;"
+    assert by_name.get_template("a.txt").render(x="<") == "<"
 
 
 def test_async_is_refused() -> None:

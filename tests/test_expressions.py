@@ -6,20 +6,27 @@ import jinja2
 import pytest
 
 import lt_engine
-from lt_engine.compiler import Compiler
+from lt_engine.compile_state import CompileState
+from lt_engine.expressions import ExprCompiler
 
 
-def compile_expr(source: str) -> tuple[str, object, Compiler]:
-    env = lt_engine.Environment()
-    compiler = Compiler(env, env.jinja, "t", None)
+def no_blocks(name: str, node: object) -> tuple[str, object]:
+    raise AssertionError("no self.<block>() here")
+
+
+def compile_expr(source: str, env: lt_engine.Environment | None = None
+                 ) -> tuple[str, object, CompileState]:
+    """The expression stage on its own: a compile state, one expression."""
+    env = env or lt_engine.Environment()
+    state = CompileState(env.jinja, "t", None)
     node = env.jinja.parse("{{ " + source + " }}").body[0].nodes[0]
-    code, deps = compiler.expr(node)
-    return code, deps, compiler
+    code, deps = ExprCompiler(state, no_blocks).compile(node)
+    return code, deps, state
 
 
-def leaf_paths(compiler: Compiler) -> list[tuple]:
-    names = {ref.reg: name for name, ref in compiler.scopes.top_names.items()}
-    return [(names[leaf.root], *(key for _, key in leaf.steps)) for leaf in compiler.scopes.top.leaves]
+def leaf_paths(state: CompileState) -> list[tuple]:
+    names = {ref.reg: name for name, ref in state.scopes.top_names.items()}
+    return [(names[leaf.root], *(key for _, key in leaf.steps)) for leaf in state.scopes.top.leaves]
 
 
 @pytest.mark.parametrize(
@@ -34,8 +41,8 @@ def leaf_paths(compiler: Compiler) -> list[tuple]:
     ],
 )
 def test_leaves_of_expressions(source: str, paths: list[tuple]) -> None:
-    _, deps, compiler = compile_expr(source)
-    assert sorted(leaf_paths(compiler)) == sorted(paths)
+    _, deps, state = compile_expr(source)
+    assert sorted(leaf_paths(state)) == sorted(paths)
     assert not deps.volatile
 
 
@@ -55,6 +62,5 @@ def test_dict_attribute_names_use_jinja2s_getattr() -> None:
 def test_user_filter_taking_the_context_is_volatile() -> None:
     env = lt_engine.Environment()
     env.filters["ctx"] = jinja2.pass_context(lambda ctx, v: v)
-    compiler = Compiler(env, env.jinja, "t", None)
-    _, deps = compiler.expr(env.jinja.parse("{{ x|ctx }}").body[0].nodes[0])
-    assert deps.volatile and compiler.needs_context
+    _, deps, state = compile_expr("x|ctx", env)
+    assert deps.volatile and state.needs_context

@@ -95,7 +95,7 @@ def test_updates_fan_out_to_every_connection(app: Application) -> None:
     assert "s" in tab1.messages[0]["tree"] and tab1.messages == tab2.messages
     act(page, "add", tab1, name="bo")
     assert tab1.messages[1]["tree"] == tab2.messages[1]["tree"] == {
-        "1": [["a", [{"0": "bo", "1": "bo"}]]]}
+        "1": {"0": [["a", [{"0": "bo", "1": "bo"}]]]}}
     # the action's meta answers its sender only: tab2 must not take it for a reply of its own
     assert tab1.messages[1]["meta"] == {"action": "add", "success": True, "errors": {}}
     assert tab2.messages[1]["meta"] == {}
@@ -137,11 +137,11 @@ def test_server_side_update_and_push(app: Application) -> None:
     page.attach(tab)
     assert page.update(title="b") == {"0": "b"}
     page.data["names"].append("x")  # edited in place, then announced
-    assert page.update() == {"1": [["a", [{"0": "x", "1": "x"}]]]}
+    assert page.update() == {"1": {"0": [["a", [{"0": "x", "1": "x"}]]]}}
     assert page.update() == {}
     assert asyncio.run(page.push({"title": "c"})) == {"0": "c"}
     assert [m["tree"] for m in tab.messages[1:]] == [
-        {"0": "b"}, {"1": [["a", [{"0": "x", "1": "x"}]]]}, {"0": "c"}]
+        {"0": "b"}, {"1": {"0": [["a", [{"0": "x", "1": "x"}]]]}}, {"0": "c"}]
 
 
 def test_serve_http_embeds_the_token_and_sets_the_cookie(app: Application) -> None:

@@ -11,6 +11,7 @@ import jinja2
 import pytest
 
 import lt_engine
+import lt_engine.runtime
 from lt_engine.precompiled import (
     MANIFEST,
     PrecompiledError,
@@ -20,6 +21,7 @@ from lt_engine.precompiled import (
     find_templates,
     module_name,
 )
+from lt_engine.runtime import FORMAT_VERSION
 
 SOURCES = {
     "base.html": "<html><title>{% block title %}Site{% endblock %}</title>"
@@ -79,7 +81,7 @@ def test_output_layout_and_recorded_hashes(project: tuple[Path, Path]) -> None:
     page = lt_engine.Environment(compiled=out).get_template("page.html")
     assert sorted(page.dependencies) == ["base.html", "macros.html", "page.html",
                                          "partials/nav.html"]
-    assert page.dependencies["base.html"] == lt_engine.environment.source_hash(
+    assert page.dependencies["base.html"] == lt_engine.runtime.source_hash(
         SOURCES["base.html"])
     assert "DEPENDENCIES = {'base.html': " in page.module_source
 
@@ -183,7 +185,7 @@ def test_not_a_compiled_directory(tmp_path: Path) -> None:
 def test_another_format_version_is_refused(project: tuple[Path, Path]) -> None:
     _, out = project
     manifest = out / MANIFEST
-    manifest.write_text(manifest.read_text().replace("FORMAT_VERSION = 1", "FORMAT_VERSION = 0"))
+    manifest.write_text(manifest.read_text().replace(f"FORMAT_VERSION = {FORMAT_VERSION}", "FORMAT_VERSION = 0"))
     with pytest.raises(PrecompiledError, match="format 0"):
         lt_engine.Environment(compiled=out)
 

@@ -33,4 +33,4 @@ def test_live_page_example(monkeypatch) -> None:
 def test_engine_example() -> None:
     namespace: dict = {}
     exec(compile(BLOCKS[1], "README.md", "exec"), namespace)
-    assert namespace["update"] == {"0": [["u", "3", {"1": "renamed"}]]}
+    assert namespace["update"] == {"0": {"0": [["u", "3", {"1": "renamed"}]]}}

@@ -207,4 +207,22 @@ CASES: list[dict[str, Any]] = [
                   "{{ ns.total }} {% endfor %}= {{ ns.total }}",
         "steps": [{"xs": [1, 2, 3]}, {"xs": [1, 5, 3]}],
     },
+    {
+        # A range at the top level is wrapped in a node of its own (protocol.md rule 3a): here
+        # the <ul> also holds a heading count, a for-else row and a "see all" link.
+        "name": "top_level_range_wrapped",
+        "source": '<ul><li>{{ todos|length }} todos</li>{% for t in todos %}'
+                  '<li data-key="{{ t.id }}">{{ t.title }}</li>{% else %}<li>none</li>'
+                  '{% endfor %}<li><a href="/all">see all</a></li></ul>',
+        "steps": [{"todos": TODOS[:2]}, {"todos": TODOS}, {"todos": []}, {"todos": TODOS[1:]}],
+    },
+    {
+        # Text that reads like a template expression is a static-only node (rule 1a).
+        "name": "literal_braces",
+        "source": '<code>{{ snippet }}</code>{% for s in list %}<li data-key="{{ s }}">'
+                  "{{ s }}</li>{% endfor %}",
+        "steps": [{"snippet": "{{ user.name }}", "list": ["a", "{{b}}"]},
+                  {"snippet": "{{ x }}", "list": ["a", "{{b}}", "{{c}}"]},
+                  {"snippet": "plain", "list": ["{{c}}"]}],
+    },
 ]
