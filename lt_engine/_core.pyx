@@ -60,8 +60,9 @@ cdef extern from "Python.h":
     void Py_DECREF(PyObject* obj)
     void Py_XDECREF(PyObject* obj)
     void Py_XINCREF(PyObject* obj)
-    # an object's own __dict__ (made if it has only inline values): a new reference, or NULL
-    PyObject* PyObject_GenericGetDict(PyObject* obj, void* context)
+    # where an object keeps its __dict__ (made first if it has only inline values), or NULL;
+    # never raises (Cython's own utility code relies on it as well)
+    PyObject** _PyObject_GetDictPtr(PyObject* obj)
     PyObject* PyObject_GenericGetAttr(PyObject* obj, PyObject* name)
     # the attribute of a type along its MRO, no descriptor called: borrowed, or NULL
     PyObject* _PyType_Lookup(PyTypeObject* tp, PyObject* name)

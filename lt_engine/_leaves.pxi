@@ -144,19 +144,6 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
     mutable object (those are stored as UNSTABLE), so finding the very same object again means
     the leaf is unchanged.
     """
-    cdef PyObject* inst = NULL  # the item's own __dict__ (a new reference), once looked up
-    try:
-        out[0] = leaves_mask(d, it, frame, i, n, old, off, env, &inst)
-    finally:
-        Py_XDECREF(inst)
-    return 0
-
-
-@cython.boundscheck(False)
-@cython.wraparound(False)
-cdef inline unsigned long long leaves_mask(ForDesc d, object it, list frame, Py_ssize_t i,
-                                           Py_ssize_t n, list old, Py_ssize_t off, object env,
-                                           PyObject** inst) except? 0xFFFFFFFFFFFFFFFF:
     cdef Py_ssize_t k, count = d.nleaves
     cdef unsigned long long mask = 0
     cdef PyObject* old_k
@@ -167,6 +154,7 @@ cdef inline unsigned long long leaves_mask(ForDesc d, object it, list frame, Py_
     cdef bint is_dict = plain_dict(it)
     cdef bint attrs = not is_dict and fast_attrs(env)
     cdef bint inst_tried = False
+    cdef PyObject* inst = NULL  # the item's own __dict__ (borrowed), once looked up
     cdef object value
     for k in range(count):
         old_k = PyList_GET_ITEM(old, off + k)
@@ -176,15 +164,15 @@ cdef inline unsigned long long leaves_mask(ForDesc d, object it, list frame, Py_
             if found == old_k:
                 continue
             if found == NULL and PyErr_Occurred() != NULL:
-                return 0xFFFFFFFFFFFFFFFF  # the lookup's error propagates
+                return -1
         elif code == LEAF_ATTR and attrs:
             if not inst_tried:
                 inst_tried = True
-                inst[0] = own_dict(<PyObject*>it)
-            if inst[0] != NULL and plain_name(d, k, Py_TYPE(<PyObject*>it)):
+                inst = own_dict(<PyObject*>it)
+            if inst != NULL and plain_name(d, k, Py_TYPE(<PyObject*>it)):
                 # Borrowed from the object's __dict__: nothing is written to the value, which
                 # for a scan of many objects is most of the cost (a cache line each).
-                found = dict_lookup(inst[0], lkey[k])
+                found = dict_lookup(inst, lkey[k])
                 if found == old_k:
                     continue
                 if found != NULL:
@@ -214,20 +202,21 @@ cdef inline unsigned long long leaves_mask(ForDesc d, object it, list frame, Py_
         if not same_leaf(<object>old_k, current_leaf(<LeafDesc>PyTuple_GET_ITEM(d.leaves, k), it,
                                                      d.target_reg, frame, i, n, env)):
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
-    return mask
+    out[0] = mask
+    return 0
 
 
 cdef inline PyObject* own_dict(PyObject* obj):
-    """The instance __dict__ of an object whose class reads attributes the generic way; NULL
-    for others (slots only, custom __getattribute__).  On Python 3.11+ this gives an object that
-    kept its attributes inline a real __dict__, as ``vars(obj)`` would."""
+    """The instance __dict__ (borrowed) of an object whose class reads attributes the generic
+    way; NULL for others (slots only, custom __getattribute__).  On Python 3.11+ this gives an
+    object that kept its attributes inline a real __dict__, as ``vars(obj)`` would."""
     cdef PyTypeObject* tp = Py_TYPE(obj)
     if tp.tp_getattro != PyObject_GenericGetAttr or tp.tp_dictoffset == 0:
         return NULL
-    cdef PyObject* dct = PyObject_GenericGetDict(obj, NULL)
-    if dct == NULL:
-        PyErr_Clear()
-    return dct
+    cdef PyObject** where = _PyObject_GetDictPtr(obj)
+    if where == NULL:
+        return NULL
+    return where[0]
 
 
 cdef inline bint plain_name(ForDesc d, Py_ssize_t k, PyTypeObject* tp):
