@@ -8,8 +8,9 @@ cdef unsigned long long _generation = 0
 @cython.boundscheck(False)
 @cython.wraparound(False)
 cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
-    """The general update of a range: match each item to an old one (same position, then
-    the old position plus the current shift, then by key), update or render it, then diff
+    """The general update of a range with a key attribute (_unkeyed.pxi has the others): match
+    each item to an old one (same position, then the old position plus the current shift, then
+    by key), update or render it, then diff
     the key order."""
     cdef list old = rs.items
     cdef list old_flat = rs.leaves
@@ -51,7 +52,7 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                         states[i] = o
                         copy_leaves(flat, old_flat, i * L, L)
                     continue
-                if d.key_slot < 0 or (ch & d.key_mask_c) or key_outer_dirty:
+                if (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
         if states is None:
             if i == m:
@@ -69,14 +70,11 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             # Items shifted (inserted or removed before): try the old item as far along.
             o = <ItemState>old[i + delta]
             item_mask_fast(d, it, frame, i, n, old_flat, o.pos * L, env, &ch)
-            if o.claim == gen or (
-                (ch & d.key_mask_c) or key_outer_dirty if d.key_slot >= 0
-                else (ch or outer_dirty)
-            ):
+            if o.claim == gen or (ch & d.key_mask_c) or key_outer_dirty:
                 o = None
             else:
                 shifted = True
-        if o is None and d.key_slot >= 0:
+        if o is None:
             S.append(frame)
             try:
                 k = eval_key(d, S)
@@ -161,8 +159,7 @@ cdef object diff_order(ForDesc d, RangeState rs, list old, Py_ssize_t m, list st
     cdef bint suffix = not fresh or fresh[0] > last_kept
     cdef bint prefix = bool(fresh) and fresh[len(fresh) - 1] == len(fresh) - 1 and (
         last_kept >= len(fresh) or last_kept == -1)
-    # (content-keyed new items might be old ones moved: only when nothing was removed)
-    if in_order and (suffix or prefix) and (d.key_slot >= 0 or kept == m):
+    if in_order and (suffix or prefix):
         by_key = rs.by_key
         if by_key is None:
             by_key = {(<ItemState>x).key: x for x in old[:m]}

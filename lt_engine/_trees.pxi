@@ -33,16 +33,16 @@ cdef str content_key(ItemState st):
 
 
 cdef inline object natural_key(ForDesc d, ItemState st):
-    cdef object k
-    if d.key_slot >= 0:
-        k = st.vals[d.key_slot]
-        if k:
-            return k
+    """The key slot's value; a hash of the item's content when that is empty."""
+    cdef object k = st.vals[d.key_slot]
+    if k:
+        return k
     return content_key(st)
 
 
 cdef void assign_keys(ForDesc d, list states, dict taken) except *:
-    """Give each item a unique string key; duplicates get a ``#n`` suffix (sent as ``_k``)."""
+    """Give each item of a range with a key attribute a unique string key; duplicates get a
+    ``#n`` suffix (sent as ``_k``).  Items of other ranges are numbered (``number_items``)."""
     cdef dict seen = {} if taken is None else taken
     cdef ItemState st
     cdef object k, base
@@ -57,7 +57,7 @@ cdef void assign_keys(ForDesc d, list states, dict taken) except *:
             k = f"{base}#{n}"
         seen[k] = st
         st.key = k
-        st.explicit = d.key_slot < 0 or k != st.vals[d.key_slot]
+        st.explicit = k != st.vals[d.key_slot]
 
 
 cdef void number_items(RangeState rs, list states) except *:
