@@ -17,6 +17,21 @@ OBSERVE = """() => { window.records = [];
   client.morphAll = function () { client.fullRenders++; return morphAll.call(this); }; }"""
 
 
+def row_patch_report(page: Any, row: str, rows: str) -> dict[str, Any]:
+    """After OBSERVE and one update: the mutations, those outside the element ``row``, whether
+    the elements ``rows`` are the very ones saved as ``window.before``, and full renders."""
+    return page.evaluate("""([rowSel, rowsSel]) => {
+        const row = document.querySelector(rowSel);
+        const after = Array.from(document.querySelectorAll(rowsSel));
+        return {
+            records: window.records.length,
+            outside: window.records.filter((r) => !row.contains(r.target)).length,
+            same: after.length === window.before.length && after.every((el, i) => el === window.before[i]),
+            fullRenders: window.liveTemplate.fullRenders,
+        };
+    }""", [row, rows])
+
+
 def test_form_submit_serialises_every_field(page: Any, play_server: LiveServer) -> None:
     open_live(page, play_server.url)
     page.fill("#form input[name=name]", "Ada")
@@ -85,16 +100,7 @@ def test_toggling_one_of_1000_rows_touches_only_that_row(page: Any,
     page.click("#rows li[data-key='500'] button")
     expect(page.locator("#rows li[data-key='500']")).to_have_class("on")
     expect(page.locator("#rows li[data-key='500'] button")).not_to_have_class("lvt-loading")
-    result = page.evaluate("""() => {
-        const row = document.querySelector("#rows li[data-key='500']");
-        const after = Array.from(document.querySelectorAll('#rows li'));
-        return {
-            records: window.records.length,
-            outside: window.records.filter((r) => !row.contains(r.target)).length,
-            same: after.length === window.before.length && after.every((el, i) => el === window.before[i]),
-            fullRenders: window.liveTemplate.fullRenders,
-        };
-    }""")
+    result = row_patch_report(page, "#rows li[data-key='500']", "#rows li")
     assert result["outside"] == 0 and result["same"], result
     assert 1 <= result["records"] <= 6, result  # the row's class; the button's loading class
     assert result["fullRenders"] == 0, result  # the range op went straight to the row

@@ -9,7 +9,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.conftest import LiveServer, open_live
-from tests.browser.test_bindings import OBSERVE
+from tests.browser.test_bindings import OBSERVE, row_patch_report
 
 
 def test_a_prefixed_key_row_is_patched_in_place(page: Any, play_server: LiveServer) -> None:
@@ -20,16 +20,7 @@ def test_a_prefixed_key_row_is_patched_in_place(page: Any, play_server: LiveServ
     page.click("#todo-150 button")
     expect(page.locator("#todo-150")).to_have_class("done")
     expect(page.locator("#todo-150 button")).not_to_have_class("lvt-loading")
-    result = page.evaluate("""() => {
-        const row = document.getElementById('todo-150');
-        const after = Array.from(document.querySelectorAll('#todos li'));
-        return {
-            records: window.records.length,
-            outside: window.records.filter((r) => !row.contains(r.target)).length,
-            same: after.length === window.before.length && after.every((el, i) => el === window.before[i]),
-            fullRenders: window.liveTemplate.fullRenders,
-        };
-    }""")
+    result = row_patch_report(page, "#todo-150", "#todos li")
     assert result["outside"] == 0 and result["same"], result
     assert result["fullRenders"] == 0, result  # the client found the row by id="todo-150"
 
