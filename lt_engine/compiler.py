@@ -554,16 +554,6 @@ class Compiler:
             return
         self.render_block(name, chain, index + 1, chain[index + 1].scoped)
 
-    def template_names(self, node: nodes.Include | nodes.Import | nodes.FromImport) -> list[str]:
-        value = node.template
-        if isinstance(value, nodes.Const) and isinstance(value.value, str):
-            return [value.value]
-        if isinstance(value, (nodes.List, nodes.Tuple)) and all(
-            isinstance(v, nodes.Const) and isinstance(v.value, str) for v in value.items
-        ):
-            return [v.value for v in value.items]  # type: ignore[attr-defined]
-        raise self.state.error(node, "included or imported template names must be constant strings")
-
     def stmt_Include(self, node: nodes.Include) -> None:
         names = template_names(self.state, node)
         if self.state.jenv.loader is None:
