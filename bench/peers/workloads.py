@@ -104,11 +104,16 @@ def toggle(data: Data, rng: random.Random) -> Touched:
     return k
 
 
+def ten_cells(rows: list[list[int]], rng: random.Random) -> Touched:
+    """Ten distinct (row, column) positions of the grid."""
+    width = len(rows[0])
+    return [divmod(pos, width) for pos in rng.sample(range(len(rows) * width), 10)]
+
+
 def edit_cells(data: Data, rng: random.Random) -> Touched:
     """Ten distinct cells get a new value in place (W3's action)."""
     rows = data["rows"]
-    width = len(rows[0])
-    cells = [divmod(pos, width) for pos in rng.sample(range(len(rows) * width), 10)]
+    cells = ten_cells(rows, rng)
     for r, c in cells:
         rows[r][c] = (rows[r][c] + 1 + rng.randrange(99_999)) % 100_000
     return cells
@@ -117,8 +122,7 @@ def edit_cells(data: Data, rng: random.Random) -> Touched:
 def bump_cells(data: Data, rng: random.Random) -> Touched:
     """Ten distinct cells ``+= 1`` in place (W3-plain's action)."""
     rows = data["rows"]
-    width = len(rows[0])
-    cells = [divmod(pos, width) for pos in rng.sample(range(len(rows) * width), 10)]
+    cells = ten_cells(rows, rng)
     for r, c in cells:
         rows[r][c] += 1
     return cells
