@@ -74,7 +74,19 @@ cdef inline object read_leaf(LeafDesc leaf, object root, object env):
             value = obj_attr(root, leaf.key0)
             if value is not _NOATTR:
                 return leaf_value(value)
+            return attr_leaf_slow(root, leaf.key0, env)  # not a third getattr in read_path
     return read_path(root, leaf.steps, env)
+
+
+cdef object attr_leaf_slow(object obj, object name, object env):
+    """``obj.name`` as a leaf, the way read_path reads one attribute step through jinja2 (for
+    when the C read raised: getitem next, else Undefined)."""
+    if isinstance(obj, Undefined):
+        return _MISSING
+    try:
+        return leaf_value(env.getattr(obj, name))
+    except Exception:
+        return _UNSTABLE
 
 
 cdef inline bint same_loop_leaf(int code, Py_ssize_t i, Py_ssize_t n, object old):
@@ -190,7 +202,11 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
                 if not same_leaf(<object>old_k, leaf_value(value)):
                     mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
                 continue
-            PyErr_Clear()  # jinja2's own path below: getitem next, else Undefined
+            PyErr_Clear()
+            # jinja2's own path, without trying getattr from C once more
+            if not same_leaf(<object>old_k, attr_leaf_slow(it, <object>lkey[k], env)):
+                mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+            continue
         elif code == LEAF_ITEM:
             if <PyObject*>it == old_k:
                 continue
