@@ -1,4 +1,5 @@
-"""An in-memory :class:`~livetemplate.store.SharedStore`: Redis's contract without Redis.
+"""An in-memory store of sealed records (:class:`~livetemplate.store.PageStore`): Redis's
+contract without Redis.
 
 Page and endpoint tests run on it to cover the shared-store page path at in-process speed;
 ``tests/test_shared.py`` and ``tests/test_cluster.py`` run the same path on a real Redis. Several
@@ -14,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from livetemplate.errors import PageBusy, PageConflict, PageNotFound
-from livetemplate.store import Notice, SharedStore, StoreState
+from livetemplate.store import Notice, PageStore, StoreState
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Backend:
     commits: int = 0  # records written (create or commit with a record): what a test can count
 
 
-class FakeSharedStore(SharedStore):
+class FakeSharedStore(PageStore):
     _locks = itertools.count(1)
 
     def __init__(self, backend: Backend | None = None, lock_wait: float = 2.0) -> None:
@@ -92,7 +93,7 @@ class FakeSharedStore(SharedStore):
         self.backend.records.pop(page_id, None)
         self.backend.locks.pop(page_id, None)
 
-    def listen(self, on_notice: Notice, on_state: StoreState) -> None:
+    def listen(self, worker: str, on_notice: Notice, on_state: StoreState) -> None:
         self._on_notice = on_notice
 
     async def subscribe(self, page_id: str, worker: str, ttl: int) -> None:

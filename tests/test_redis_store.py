@@ -136,7 +136,7 @@ def test_pages_expire_unless_touched(redis: RedisServer) -> None:
 def test_commits_are_announced_to_subscribers(redis: RedisServer) -> None:
     async def test(store: RedisStore) -> list[tuple[str, int, str]]:
         heard: list[tuple[str, int, str]] = []
-        store.listen(lambda *notice: heard.append(notice), lambda error: None)
+        store.listen("w", lambda *notice: heard.append(notice), lambda error: None)
         await store.create("p", b"0", 60)
         await store.create("q", b"0", 60)
         await store.subscribe("p", "worker-b", 60)
@@ -174,7 +174,7 @@ def test_the_listener_reports_the_outage_and_the_recovery(tmp_path: Path) -> Non
     states: list[str] = []
 
     async def test(store: RedisStore) -> None:
-        store.listen(lambda *notice: None,
+        store.listen("w", lambda *notice: None,
                      lambda error: states.append("down" if error else "up"))
         await store.subscribe("p", "w", 60)
         await asyncio.to_thread(server.stop)

@@ -253,7 +253,7 @@ def test_a_record_not_signed_with_the_secret_is_refused(
         other = worker(redis.url, prefix, secret="two")
         with caplog.at_level(logging.ERROR, "livetemplate"):
             with pytest.raises(PageNotFound, match="signature"):
-                await other.shared.load(page.id)  # type: ignore[union-attr]
+                await other.pages.load(page.id)
         assert "fails its signature check" in caplog.text
         await a.close()
         await other.close()
@@ -342,7 +342,7 @@ def test_an_outage_is_reported_to_connections_and_the_page_catches_up(tmp_path: 
         reply = await a.handle_action(page, action("increment"))
         assert reply["code"] == "store_unavailable"
         await asyncio.to_thread(server.start)
-        await until(lambda: not a.shared.down)  # type: ignore[union-attr]
+        await until(lambda: not a.pages.down)
         reply = await b.handle_action(there, action("increment"))
         assert reply.get("tree") == {"0": "1"}, reply  # the failed action changed nothing
         await until(lambda: page.html() == "<b>1</b><i></i>")

@@ -29,7 +29,6 @@ from .collector import COLLECTOR
 from .connection import Connection
 from .endpoints import build_routes
 from .errors import (
-    AsyncRequired,
     ClientError,
     DuplicateTemplateError,
     LiveTemplateError,
@@ -43,8 +42,8 @@ from .page import Page
 from .pages import LivePages
 from .redis_store import REDIS_URL_ENV, RedisStore
 from .reload import register, reload_template
-from .shared import SharedPages
-from .store import MemoryStore, PageRecord, PageStore, SharedStore
+from .snapshot import Live, Sealer
+from .store import MemoryStore, PageRecord, PageStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
 
 logger = logging.getLogger("livetemplate")
@@ -60,7 +59,7 @@ class Application:
     def __init__(
         self,
         secret: str | bytes | None = None,
-        store: PageStore | SharedStore | None = None,
+        store: PageStore | None = None,
         *,
         limits: Limits | None = None,
         cookie_name: str = TOKEN_COOKIE,
@@ -90,14 +89,14 @@ class Application:
         self.tune_gc = collector.wanted(tune_gc)
         if store is None:
             url = os.environ.get(REDIS_URL_ENV)
-            store = RedisStore(url) if url else MemoryStore()
+            store = RedisStore(url) if url else MemoryStore(clock)
         self.store = store
         self.cookie_name = cookie_name
         self.client_path = client_path
         # the path of the first app.routes(): where served pages' clients connect
         self.live_url: str | None = None
         self.clock = clock
-        if isinstance(store, SharedStore) and not secret and not os.environ.get(SECRET_ENV):
+        if not store.in_process and not secret and not os.environ.get(SECRET_ENV):
             raise LiveTemplateError(
                 f"{store!r} shares pages between processes, which must all sign tokens and"
                 f" stored pages with the same secret: set ${SECRET_ENV} (the same in every"
@@ -105,16 +104,14 @@ class Application:
             )
         resolved = resolve_secret(secret)
         self.tokens = TokenSigner(resolved, self.limits.token_max_age, clock)
-        # The pages of a shared store (Redis) are kept in step across processes by this; None
-        # for the in-process store, whose paths stay as they were.
-        self.shared: SharedPages | None = None
-        if isinstance(store, SharedStore):
-            self.shared = SharedPages(self, store, resolved)
         self._dirs: list[str] = []
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
         self._templates: dict[str, lt_engine.Template] = {}
-        self.pages = LivePages()  # the pages live in this process
+        # The pages live in this process, over the store (records as they are in this
+        # process, sealed bytes outside it).
+        self.pages = LivePages(self, store, Live() if store.in_process else Sealer(resolved),
+                               self.template, self.tune_gc)
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")
@@ -232,7 +229,7 @@ class Application:
         """
         template = self.template(name)
         self._maybe_sweep()
-        self.pages.make_room(self.limits.max_pages, self.expire_pages)
+        self.pages.make_room()
         data, model = page_data(data)
         now = self.clock()
         record = PageRecord(id=secrets.token_urlsafe(18), template=name, data=data, model=model,
@@ -241,11 +238,9 @@ class Application:
         if self.tune_gc:
             COLLECTOR.start()  # the first page: start-up is over
             COLLECTOR.grew()
-        if self.shared is not None:
-            # Sealed now (a model pickle refuses fails here), stored behind: see page.flush().
-            self.shared.created(page)
-        else:
-            self.store.put(record)  # type: ignore[union-attr]
+        # Sealed now (a model the store cannot keep fails here); stored now on the in-process
+        # store, behind the caller on any other (see page.flush()).
+        page.stored_new()
         self.pages.add(page)
         return page
 
@@ -271,10 +266,7 @@ class Application:
             token = conn_or_token
         else:
             token = self._token_or_raise(conn_or_token)
-        page_id = self.tokens.verify(token)
-        if self.shared is None:
-            return _of_template(self._page(page_id), template)
-        return _of_template(await self.shared.load(page_id), template)
+        return _of_template(await self.pages.load(self.tokens.verify(token)), template)
 
     def token_from(self, conn: HTTPConnection, cookie: bool = True) -> str | None:
         """The token ``conn`` carries: ``?cache_token=``, the ``X-LiveTemplate-Token`` header,
@@ -305,25 +297,8 @@ class Application:
         return token
 
     def _page(self, page_id: str) -> Page:
-        if self.shared is not None:
-            raise AsyncRequired(
-                f"this application keeps its pages in {self.store!r}, which takes I/O to read:"
-                " use `await app.load_page(request_or_token)` instead of app.get_page() /"
-                " app.page_for_token()"
-            )
         self._maybe_sweep()
-        page = self.pages.get(page_id)
-        if page is None:
-            record = self.store.get(page_id)
-            if record is None:
-                raise PageNotFound(
-                    "the page of this token has expired or was never created by this server;"
-                    " reload to start a new one"
-                )
-            # Known to the store but not live in this process: rebuild by mounting again.
-            page = Page(self, record, self.template(record.template))
-            self.pages.add(page)
-        return page
+        return self.pages.load_now(page_id)
 
     @property
     def page_count(self) -> int:
@@ -331,31 +306,18 @@ class Application:
         return len(self.pages)
 
     def touch(self, page: Page) -> None:
-        if self.shared is None:
-            self.store.touch(page.id, self.clock())  # type: ignore[union-attr]
-        else:
-            self.shared.touched(page)
+        """The page was used: its time to live (here and in the store) starts again."""
+        page.touched()
 
     def expire_pages(self) -> list[str]:
         """Drop pages idle for ``Limits.page_ttl`` (pages with open connections never are).
 
-        With a shared store (Redis) the store expires pages by itself (a TTL); this drops from
-        this process the pages idle here, which the store keeps for the others.
+        This drops from this process the pages idle here; the store expires their records by
+        itself (a time to live), so a store shared by several processes keeps them for the others
+        until then.
         """
-        now = self.clock()
-        self._last_sweep = now
-        if self.shared is not None:
-            return self.shared.evict()
-        store: PageStore = self.store  # type: ignore[assignment]
-        for page in self.pages.connected():
-            store.touch(page.id, now)
-        expired = store.expired(now - self.limits.page_ttl)
-        for page_id in expired:
-            store.delete(page_id)
-            self.pages.drop(page_id)
-        if expired:
-            logger.debug("livetemplate: %d idle pages expired", len(expired))
-        return expired
+        self._last_sweep = self.clock()
+        return self.pages.expire()
 
     def _maybe_sweep(self) -> None:
         # A full sweep walks every page: do it at most every few seconds, not per request.
@@ -387,8 +349,6 @@ class Application:
             action, data, token = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
-            if self.shared is None:  # a shared store's action starts the page's TTL itself
-                self.touch(page)
             return await page.run_action(action, data, origin)
         except LiveTemplateError as exc:
             return protocol.error_message(exc.code, exc.message)
@@ -417,13 +377,10 @@ class Application:
         return build_routes(self, path, new_page)
 
     async def close(self) -> None:
-        """Stop what a shared store (Redis) runs in this process: its listener and connections.
-
-        Nothing to do for the in-process store. Call it at shutdown (e.g. a Starlette
-        ``on_shutdown`` handler) for a clean exit.
-        """
-        if self.shared is not None:
-            await self.shared.close()
+        """Stop what the pages' store runs in this process (Redis: its listener and
+        connections; the registry's expiry task). Call it at shutdown (e.g. a Starlette
+        ``on_shutdown`` handler) for a clean exit."""
+        await self.pages.close()
 
 
 def _of_template(page: Page, template: str | None) -> Page:

@@ -1,19 +1,30 @@
 """A live page: its record (data, model, errors), its mounted slot tree and its connections.
 
-Every change goes the same way — apply it to the data, ``Mount.update`` for the minimal diff,
-encode once, hand the text to every connection — with no ``await`` in between, so every
-connection of a page sees the same updates in the same order.
+Every change of a page goes one way, whatever the store (``livetemplate.store``):
 
-On a shared store (Redis) the page is one of several copies, one per process that serves it:
-its actions and pushes go through ``livetemplate.shared``, which keeps the copies in step.
+    page lock -> store.acquire (loads the stored record when it is newer than this copy)
+    -> the action or push -> store.commit (the next version; other processes get a notice)
+    -> Mount.update for the minimal diff -> encode once -> every connection
+
+with no ``await`` between the diff and the hand-over, so every connection of a page sees the
+same updates in the same order. On the in-process store the store calls complete without
+suspending, and the record stored is the page's own (no copy). Another process that serves the
+page (a shared store: Redis) hears the notice, and brings its copy up to date the same way
+(``refresh``: fetch what is newer, re-render, send the diff).
+
+Sync code (``app.new_page``, ``page.update()``, ``serve_http``) cannot await the store: on the
+in-process store its store calls run to the end at once, on any other they run behind the
+caller, and every async step that could hand the page to another process (``serve_http``'s
+response, the endpoints, ``page.flush()``) waits for them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Coroutine, Mapping
+from contextvars import ContextVar
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -32,22 +43,99 @@ from .actions import (
     start_action,
 )
 from .connection import Connection
-from .errors import ClientError, LiveTemplateError, RenderError, ValidationError
+from .errors import (
+    ClientError,
+    LiveTemplateError,
+    PageConflict,
+    PageNotFound,
+    RenderError,
+    ValidationError,
+)
 from .html import inject
-from .store import PageRecord
-from .tokens import cookie_path
-
-if TYPE_CHECKING:
-    from .app import Application
-    from .shared import Stored
+from .limits import Limits
+from .snapshot import Codec
+from .store import PageRecord, PageStore
+from .tokens import TokenSigner, cookie_path
 
 ERRORS_NAME = "errors"  # the template name under which validation errors are shown
 
 logger = logging.getLogger("livetemplate")
 
+# The page whose change (action or push) the current task runs in, inherited by tasks it starts:
+# updates made there are stored with the change itself.
+_ACTING: ContextVar[Page | None] = ContextVar("livetemplate_acting", default=None)
+
+
+class Registry(Protocol):
+    """What a page needs of the registry of live pages (``livetemplate.pages.LivePages``)."""
+
+    store: PageStore
+    codec: Codec
+    worker: str  # this process, as the store's notices name it
+    ttl: int  # seconds the store keeps a page after its last use
+
+    def start(self) -> None: ...
+
+    def drop(self, page_id: str) -> Page | None: ...
+
+
+class Host(Protocol):
+    """What a page needs of its application (``livetemplate.Application``)."""
+
+    limits: Limits
+    tokens: TokenSigner
+    track_data: bool
+    client_path: str
+    live_url: str | None
+    clock: Callable[[], float]
+    pages: Registry
+
+    def cookie_for(self, path: str) -> str: ...
+
+
+class Stored:
+    """What a process knows about the stored copy of one of its pages."""
+
+    __slots__ = ("version", "mac", "fresh", "dirty", "touch", "saving", "refreshing", "again",
+                 "used")
+
+    def __init__(self, version: int, mac: bytes | None, used: float) -> None:
+        self.version = version  # of the stored record this copy is; 0: not stored yet, -1: stale
+        self.mac = mac  # of a sealed record: an unchanged page seals to the same MAC
+        self.fresh: Any = None  # the record of a page not stored yet
+        self.dirty = False  # changed by sync code (update) since it was stored
+        self.touch = False  # used by sync code (serve_http): start its time to live again
+        self.saving: asyncio.Task[None] | None = None  # the write behind, while it runs
+        self.refreshing: asyncio.Future[None] | None = None  # catching up after a notice
+        self.again = False  # a notice came during a refresh: refresh once more
+        self.used = used  # the clock at its last use in this process
+
+    @property
+    def pending(self) -> bool:
+        """Something sync code did is not stored yet."""
+        return self.fresh is not None or self.dirty or self.touch
+
+
+class Suspended(Exception):
+    """A store call meant to run to its end at once waited instead (for another
+    Application's lease on the same in-process store)."""
+
+
+def run_now(call: Coroutine[Any, Any, Any]) -> Any:
+    """Run a call of the in-process store to its end, now, from sync code; its result.
+
+    Raises :class:`Suspended` (the call closed, as if cancelled) when it would wait."""
+    try:
+        call.send(None)
+    except StopIteration as done:
+        return done.value
+    call.close()
+    raise Suspended
+
 
 class Page:
-    def __init__(self, app: Application, record: PageRecord, template: lt_engine.Template) -> None:
+    def __init__(self, app: Host, record: PageRecord, template: lt_engine.Template,
+                 version: int = 0, mac: bytes | None = None) -> None:
         self.app = app
         self.record = record
         self._take(record.data, record.model)
@@ -55,7 +143,7 @@ class Page:
         self._connections: list[Connection] = []
         self._lock = asyncio.Lock()
         self._stale = False  # a template error left the mount part old, part new
-        self._sync: Stored | None = None  # on a shared store (Redis): what is stored of it
+        self._stored = Stored(version, mac, app.clock())
         self._mount = self._remount()
 
     def __repr__(self) -> str:
@@ -108,8 +196,7 @@ class Page:
                 "a data model is an object whose public methods are actions; pass plain data"
                 " to app.new_page(name, data) instead"
             )
-        if self._sync is not None:
-            self.app.shared.check(model)  # type: ignore[union-attr]  # unstorable: fail here
+        self.app.pages.codec.check(model)  # a model the store cannot keep fails here
         self._take(self.record.data, model)
         self.update()
 
@@ -146,7 +233,8 @@ class Page:
             body = html.encode()
         except UnicodeEncodeError:  # a lone surrogate in the data: see protocol.utf8_safe
             body = protocol.utf8_safe(html).encode()
-        if self._sync is None:
+        self.touched()
+        if not self._stored.pending:
             response = HTMLResponse(body)
         else:  # sent once the page is stored, so every worker can find it by this token
             response = StoredHTMLResponse(body)
@@ -159,7 +247,6 @@ class Page:
             path=cookie_path(path),
             httponly=True, samesite="lax", secure=request.url.scheme == "https",
         )
-        app.touch(self)
         return response
 
     # --- changes ----------------------------------------------------------------------------
@@ -175,22 +262,22 @@ class Page:
         diff = self._rerender()
         if diff:
             self._broadcast(protocol.tree_message(diff, {}), None)
-        if self._sync is not None:
-            self.app.shared.changed(self)  # type: ignore[union-attr]  # stored behind
+        if _ACTING.get() is not self:  # else stored with the running change
+            self._stored.dirty = True
+            self._write_behind()
         return diff
 
     async def push(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> dict[str, Any]:
-        """``update`` for async code, then a yield so the connections' writers send it.
+        """Assign values and send the update, as a change of the page: under the page's lock,
+        to its newest stored state, stored (other processes serving the page get it too).
 
-        Safe inside an action of the same page: updates are atomic (no ``await`` between the diff
-        and the hand-over to connections), so no lock is needed for the order of messages.
-        On a shared store (Redis) the values are assigned under the page's lock to its newest
-        stored state, stored, and sent to the page's connections in every process; don't call it
-        from inside an action of the same page there (the action holds that lock).
+        Inside an action of the same page (or a task it started) it is ``update``: the values
+        are stored with the action. Then a yield, so the connections' writers send it.
         """
-        if self._sync is not None:
-            return await self.app.shared.push(self, data, values)  # type: ignore[union-attr]
-        diff = self.update(data, **values)
+        if _ACTING.get() is self:
+            diff = self.update(data, **values)
+        else:
+            diff = (await self._change(None, None, None, (data, values), True))[protocol.TREE]
         await asyncio.sleep(0)
         return diff
 
@@ -215,42 +302,83 @@ class Page:
                 "unknown_action",
                 f"page {self.template_name!r} has no action {action!r}; its actions: {known}",
             )
-        if self._sync is not None:  # a shared store: the action runs under the store's lock
-            return await self.app.shared.run_action(  # type: ignore[union-attr]
-                self, func, action, data, origin)
-        ctx = ActionContext(self, action, data)
-        # The lock keeps actions of one page from interleaving at an ``await``. A sync action
-        # has none, so it needs the lock only to wait for an async action already running.
-        lock = self._lock
-        held = False
-        if lock.locked():
-            await lock.acquire()
-            held = True
-        try:
+        return await self._change(origin, func, ActionContext(self, action, data), None, False)
+
+    async def _change(self, origin: Connection | None, func: Callable[..., Any] | None,
+                      ctx: ActionContext | None,
+                      values: tuple[Mapping[str, Any] | None, Mapping[str, Any]] | None,
+                      local: bool) -> dict[str, Any]:
+        """The one change path: run the action ``func`` (or assign ``values``) on the newest
+        stored record under the page's lock; store it, diff, send; returns the reply.
+
+        ``local`` (a push): the page may hold changes made in place outside an action (a model
+        mutated before ``push``); they are kept if nobody changed the page since, else refused.
+        """
+        pages = self.app.pages
+        store = pages.store
+        state = self._stored
+        pages.start()
+        async with self._lock:
+            if state.pending:
+                await self._save_pending()
+            codec = pages.codec
+            unsaved = local and state.mac is not None and codec.seal(self.record)[1] != state.mac
+            lease, version, newer = await store.acquire(self.id, state.version)
+            if newer is not None and unsaved:
+                await _release(store, self.id, lease, version, pages.ttl)
+                self._apply(version, newer)
+                raise _lost_in_place()
+            failed: BaseException | None = None
+            meta: dict[str, Any] = {}
             try:
-                result = start_action(func, self.model, ctx)
-                if is_pending(result):
-                    if not held:  # free, so this takes it without yielding
-                        await lock.acquire()
-                        held = True
-                    result = await self._await_action(result, action)
-                errors = ctx.errors
-            except ValidationError as exc:
-                result, errors = None, {**ctx.errors, **exc.errors}
-            except BaseException:
-                # The action may have changed the model before failing: keep the tree true to it.
+                if newer is not None:
+                    self._load(version, newer)  # the mount catches up with the diff below
+                acting = _ACTING.set(self)
                 try:
-                    self.update()
-                except RenderError:
-                    pass  # logged; the action's own error is the one to report
+                    if func is not None:
+                        meta = await self._act(func, ctx)  # type: ignore[arg-type]
+                    elif values is not None:
+                        self._assign(values[0])
+                        self._assign(values[1])
+                except BaseException as exc:  # a cancelled action too: keep what it changed,
+                    failed = exc  # stored and sent
+                finally:
+                    _ACTING.reset(acting)
+                record, mac = codec.seal(self.record)
+                state.version = await store.commit(
+                    self.id, lease, version,
+                    None if mac is not None and mac == state.mac else record,
+                    pages.ttl, pages.worker)
+            except BaseException:
+                state.version = -1  # this copy is not the stored one: reload it next time
+                await _release(store, self.id, lease, version, pages.ttl)
                 raise
-            meta = self._outcome(ctx, result, errors)
-            reply = {protocol.TREE: self._rerender(), protocol.META: meta}
+            state.mac, state.dirty = mac, False
+            state.used = self.app.clock()
+            try:
+                diff = self._rerender()
+            except RenderError:
+                if failed is None:
+                    raise
+                diff = {}  # logged; the action's own error is the one to report
+            if failed is not None:  # what changed goes to every connection, and the origin
+                if diff:  # hears of the failure from the error reply only
+                    self._broadcast({protocol.TREE: diff, protocol.META: {}}, None)
+                raise failed
+            reply = {protocol.TREE: diff, protocol.META: meta}
             self._broadcast(reply, origin)
-        finally:
-            if held:
-                lock.release()
         return reply
+
+    async def _act(self, func: Callable[..., Any], ctx: ActionContext) -> dict[str, Any]:
+        """Run one action on the page's model; returns the reply's ``meta``."""
+        try:
+            result = start_action(func, self.model, ctx)
+            if is_pending(result):
+                result = await self._await_action(result, ctx.action)  # Limits.action_timeout
+            errors = ctx.errors
+        except ValidationError as exc:
+            result, errors = None, {**ctx.errors, **exc.errors}
+        return self._outcome(ctx, result, errors)
 
     def _outcome(self, ctx: ActionContext, result: Any, errors: Mapping[str, str]) -> dict[str, Any]:
         """After an action: the values it returned assigned, its errors kept for the template;
@@ -339,25 +467,163 @@ class Page:
     def detach(self, connection: Connection) -> None:
         if connection in self._connections:
             self._connections.remove(connection)
-            if self._sync is not None:
-                self.app.shared.detached(self)  # type: ignore[union-attr]
+            self._stored.used = self.app.clock()
+            if not self._connections:
+                pages = self.app.pages
+                pages.store.unsubscribe(self.id, pages.worker)
 
     async def connect(self, connection: Connection) -> None:
-        """``attach`` for async code. On a shared store (Redis) it first waits until the page
-        is stored, subscribes to its changes in other processes and catches up with them."""
-        if self._sync is None:
-            self.attach(connection)
-        else:
-            await self.app.shared.attach(self, connection)  # type: ignore[union-attr]
+        """``attach`` for async code: first stores what is not stored yet, subscribes to the
+        page's notices (changes made by other processes) and catches up with the store."""
+        pages = self.app.pages
+        pages.start()
+        await self.flush()
+        # Subscribed before the catch-up, so no change falls between the two.
+        await pages.store.subscribe(self.id, pages.worker, pages.ttl)
+        await self.refresh()
+        self.attach(connection)
 
     async def flush(self) -> None:
         """Wait until what sync code did to the page (``new_page``, ``update``) is stored.
 
-        Nothing to wait for in the in-process store; on a shared store raises what went wrong
-        (``StoreUnavailable``, ``PageConflict``).
+        Raises what went wrong (``StoreUnavailable``, ``PageConflict``); on the in-process store
+        it was stored at once.
         """
-        if self._sync is not None:
-            await self.app.shared.flush(self)  # type: ignore[union-attr]
+        state = self._stored
+        while True:
+            task = state.saving
+            if task is not None and not task.done():
+                await asyncio.shield(task)
+            elif state.pending:
+                async with self._lock:
+                    await self._save_pending()
+            else:
+                return
+
+    async def refresh(self) -> None:
+        """Bring the page up to date with the store and send the diff to its connections."""
+        if self._lock.locked():
+            return  # a change runs: it loads the newest record itself, and notices follow
+        pages = self.app.pages
+        async with self._lock:
+            await self._save_pending()
+            got = await pages.store.fetch(self.id, self._stored.version, pages.ttl)
+            if got is None:
+                self._lost()
+                raise PageNotFound("the page has expired (or the page store lost it); reload to"
+                                   " start a new one")
+            version, record = got
+            if record is not None and version != self._stored.version:
+                self._apply(version, record)
+
+    # --- what sync code did, stored ---------------------------------------------------------
+
+    def stored_new(self) -> None:
+        """A page made by ``new_page``: sealed now (a model the store cannot keep fails here),
+        stored now on the in-process store, behind the caller on any other."""
+        state = self._stored
+        state.fresh, state.mac = self.app.pages.codec.seal(self.record)
+        self._write_behind()
+
+    def touched(self) -> None:
+        """Used by sync code (``serve_http``): the store's time to live starts again."""
+        state = self._stored
+        state.touch = True
+        state.used = self.app.clock()
+        self._write_behind()
+
+    def _write_behind(self) -> None:
+        state = self._stored
+        if state.saving is not None and not state.saving.done():
+            return  # the running write loops until nothing is left
+        if self.app.pages.store.in_process and not self._lock.locked():
+            try:
+                run_now(self._save_pending())
+                return
+            except Suspended:
+                pass  # another Application holds the page's lease: store it behind
+            except LiveTemplateError as exc:  # kept pending: the next flush raises it
+                logger.warning("livetemplate: a page change was not stored: %s", exc.message)
+                return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no event loop: the next async step (flush) writes it
+        state.saving = loop.create_task(self._save_behind())
+        state.saving.add_done_callback(_log_failed_write)
+
+    async def _save_behind(self) -> None:
+        async with self._lock:
+            await self._save_pending()
+
+    async def _save_pending(self) -> None:
+        """Store what sync code did (the caller holds the page's lock)."""
+        state = self._stored
+        pages = self.app.pages
+        store, ttl, codec = pages.store, pages.ttl, pages.codec
+        while True:
+            if state.fresh is not None:
+                if state.dirty:
+                    state.fresh, state.mac = codec.seal(self.record)
+                    state.dirty = False
+                await store.create(self.id, state.fresh, ttl)
+                state.fresh, state.version, state.touch = None, 1, False
+            elif state.dirty:
+                state.dirty = False
+                try:
+                    record, mac = codec.seal(self.record)
+                    lease, version, newer = await store.acquire(self.id, state.version)
+                except BaseException:
+                    state.dirty = True
+                    raise
+                if newer is not None:
+                    await _release(store, self.id, lease, version, ttl)
+                    self._apply(version, newer)
+                    raise _lost_in_place()
+                state.version = await store.commit(
+                    self.id, lease, version,
+                    None if mac is not None and mac == state.mac else record, ttl, pages.worker)
+                state.mac, state.touch = mac, False
+            elif state.touch:
+                state.touch = False
+                await store.touch([self.id], ttl)
+            else:
+                return
+
+    # --- records of other processes' changes --------------------------------------------------
+
+    def _load(self, version: int, stored: Any) -> None:
+        """Replace the page's record with the stored one (the mount is left as it was)."""
+        opened, mac = self.app.pages.codec.open(self.id, stored)
+        self._take(opened.data, opened.model)
+        self.record.errors = opened.errors
+        self._stored.version, self._stored.mac = version, mac
+
+    def _apply(self, version: int, stored: Any) -> None:
+        """``_load``, then send the diff to the page's connections."""
+        self._load(version, stored)
+        diff = self._rerender()
+        if diff:
+            self._broadcast({protocol.TREE: diff, protocol.META: {}}, None)
+
+    def _lost(self) -> None:
+        """The store no longer has the page: close its connections, forget it here."""
+        self.app.pages.drop(self.id)
+        message = "the page has expired (or the page store lost it); reload"
+        for connection in list(self._connections):
+            close = getattr(connection, "close", None)
+            if close is not None:
+                close(protocol.close_code("page_not_found") or 1008, message, "page_not_found")
+            else:
+                connection.deliver(protocol.dumps(protocol.error_message("page_not_found",
+                                                                         message)))
+
+    def idle(self, idle_since: float) -> bool:
+        """Unused here since ``idle_since``, no connection, nothing left to store or running."""
+        state = self._stored
+        return (not self._connections and state.used < idle_since and not state.pending
+                and not self._lock.locked()
+                and (state.saving is None or state.saving.done()))
 
     def _broadcast(self, message: dict[str, Any], origin: Connection | None) -> None:
         """``message`` to ``origin``; its tree, if changed, to every other connection.
@@ -470,3 +736,29 @@ async def _within(awaitable: Any, seconds: float) -> Any:
         if scope.expired():
             raise _Expired from None
         raise
+
+
+async def _release(store: PageStore, page_id: str, lease: str, version: int, ttl: int) -> None:
+    try:
+        await store.commit(page_id, lease, version, None, ttl, "")
+    except LiveTemplateError:  # the lease runs out by itself
+        pass
+
+
+def _lost_in_place() -> PageConflict:
+    logger.warning("livetemplate: a change made in place outside an action was discarded:"
+                   " another worker changed the page first")
+    return PageConflict(
+        "the page was changed by another worker since this process loaded it, so a change made"
+        " in place (followed by page.update() or page.push()) was discarded; change shared pages"
+        " in actions or with `await page.push(name=value)`"
+    )
+
+
+def _log_failed_write(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:  # the next flush tries again and raises it to its caller
+        logger.warning("livetemplate: a page change was not stored yet: %s",
+                       getattr(exc, "message", exc))

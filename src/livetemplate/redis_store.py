@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import PageBusy, PageConflict, PageNotFound, StoreUnavailable
-from .store import Notice, SharedStore, StoreState
+from .store import Notice, PageStore, StoreState
 
 logger = logging.getLogger("livetemplate")
 
@@ -80,7 +80,7 @@ return 1
 """
 
 
-class RedisStore(SharedStore):
+class RedisStore(PageStore):
     """Pages in the Redis at ``url`` (``redis://[:password@]host:port/db``, ``rediss://`` for TLS).
 
     ``lock_timeout``: seconds a page's lock is held at most (an action that runs longer loses it,
@@ -181,7 +181,8 @@ class RedisStore(SharedStore):
 
     # --- notices ------------------------------------------------------------------------------
 
-    def listen(self, on_notice: Notice, on_state: StoreState) -> None:
+    def listen(self, worker: str, on_notice: Notice, on_state: StoreState) -> None:
+        # One listener per RedisStore object: a process uses its own store object.
         self._client()
         self._listener.start(on_notice, on_state)
 

@@ -1,4 +1,6 @@
-"""Page records as bytes for a shared store: pickled, and signed so a changed value is refused.
+"""Page records as a store keeps them: the record object itself in the in-process store
+(:class:`Live`), or ``bytes`` outside the process (:class:`Sealer`): pickled, and signed so a
+changed value is refused. The page path holds one of the two as its codec.
 
 A sealed record is ``HMAC-SHA256(key, body) + body`` where ``body`` is the pickle of the record's
 template name, data, data model, errors and creation time. The key is derived from the
@@ -14,7 +16,7 @@ import hmac
 import logging
 import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 from .errors import PageNotFound, UnstorableError
 from .store import PageRecord
@@ -31,6 +33,9 @@ HOW_TO_FIX = (
 )
 
 
+Codec = Union["Live", "Sealer"]
+
+
 @dataclass
 class Opened:
     template: str
@@ -40,12 +45,26 @@ class Opened:
     created: float
 
 
+class Live:
+    """The codec of the in-process store: a record is the page's own :class:`PageRecord`."""
+
+    def seal(self, record: PageRecord) -> tuple[Any, bytes | None]:
+        return record, None  # no MAC: every change is stored (a version number, no copy)
+
+    def check(self, model: Any) -> None:
+        pass  # any object can be kept
+
+    def open(self, page_id: str, record: PageRecord) -> tuple[Opened, bytes | None]:
+        return Opened(record.template, record.data, record.model, record.errors,
+                      record.created), None
+
+
 class Sealer:
     def __init__(self, secret: str | bytes) -> None:
         raw = secret.encode() if isinstance(secret, str) else secret
         self._key = hmac.new(raw, b"livetemplate.page-record", hashlib.sha256).digest()
 
-    def seal(self, record: PageRecord) -> tuple[bytes, bytes]:
+    def seal(self, record: PageRecord) -> tuple[Any, bytes | None]:
         """``(sealed record, its MAC)``; raises :class:`UnstorableError` naming what failed."""
         state = (FORMAT, record.template, record.data, record.model, record.errors,
                  record.created)
@@ -61,7 +80,7 @@ class Sealer:
         """Raise :class:`UnstorableError` now if ``model`` cannot be pickled."""
         self.seal(PageRecord(id="", template="", data={}, model=model))
 
-    def open(self, page_id: str, sealed: bytes) -> tuple[Opened, bytes]:
+    def open(self, page_id: str, sealed: Any) -> tuple[Opened, bytes | None]:
         """The record and its MAC; a record that fails the check is refused with ``PageNotFound``
         (and a log line), since nothing else can be done with it."""
         mac, body = sealed[:MAC_SIZE], sealed[MAC_SIZE:]

@@ -1,22 +1,37 @@
-"""Where pages live between requests: the store interfaces and the in-process default.
+"""Where pages live between changes: the one store interface, and the in-process store.
 
-A store keeps :class:`PageRecord` s: what a page needs, as plain data (template name, data,
-data model, validation errors, timestamps). The live half of a page — the mounted slot tree and
-the open connections — belongs to one process and is rebuilt from the record (by re-mounting)
-when a process sees the page for the first time, so a store that keeps records outside the
-process only has to serialize ``data`` and ``model``.
+A store keeps, per page, a **record** with a **version** (1, 2, ...) and a time to live. What a
+record is depends on the store: the in-process :class:`MemoryStore` keeps the page's own
+:class:`PageRecord` object (no copy, no pickle), a store outside the process (Redis, or one you
+write) keeps sealed ``bytes`` (``livetemplate.snapshot``: pickled and signed). The live half of a
+page — its mounted slot tree and its connections — belongs to one process and is rebuilt from the
+record (by mounting it) in a process that sees the page for the first time.
 
-Two kinds: a :class:`PageStore` (sync, records as objects: :class:`MemoryStore`, the default) and
-a :class:`SharedStore` (async, records as sealed bytes with a version, shared by every worker and
-host: :class:`~livetemplate.redis_store.RedisStore`). ``livetemplate.shared`` drives the second.
+Every change of a page, in every process, goes the same way (``livetemplate.page``): take the
+page's lease (``acquire``, which also returns the newest record when the caller's copy is older),
+change the page, ``commit`` the new record as the next version — which ends the lease and sends a
+notice ``(page id, version, origin)`` to every other process subscribed to the page — or
+``commit`` nothing, which only ends the lease. Processes that miss a notice still catch up: every
+``acquire`` and ``fetch`` compares versions.
+
+Errors: :class:`~livetemplate.errors.StoreUnavailable` when the store cannot be reached,
+:class:`~livetemplate.errors.PageNotFound` for a page that expired,
+:class:`~livetemplate.errors.PageBusy` when the lease stays taken too long,
+:class:`~livetemplate.errors.PageConflict` when a commit comes after a lease ran out and another
+change was stored meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import PageBusy, PageConflict, PageNotFound
 
 
 @dataclass
@@ -30,94 +45,40 @@ class PageRecord:
     last_seen: float = 0.0
 
 
-class PageStore(ABC):
-    """Five operations; every one takes or returns plain records or ids."""
-
-    @abstractmethod
-    def get(self, page_id: str) -> PageRecord | None: ...
-
-    @abstractmethod
-    def put(self, record: PageRecord) -> None: ...
-
-    @abstractmethod
-    def delete(self, page_id: str) -> None: ...
-
-    @abstractmethod
-    def expired(self, idle_since: float) -> list[str]:
-        """Ids of the pages last seen before ``idle_since`` (the caller deletes them)."""
-
-    @abstractmethod
-    def __len__(self) -> int: ...
-
-    def touch(self, page_id: str, now: float) -> None:
-        record = self.get(page_id)
-        if record is not None:
-            record.last_seen = now
-            self.put(record)
-
-
-class MemoryStore(PageStore):
-    """Records in a dict of this process: nothing to start, nothing shared between workers."""
-
-    def __init__(self) -> None:
-        self._records: dict[str, PageRecord] = {}
-
-    def get(self, page_id: str) -> PageRecord | None:
-        return self._records.get(page_id)
-
-    def put(self, record: PageRecord) -> None:
-        self._records[record.id] = record
-
-    def delete(self, page_id: str) -> None:
-        self._records.pop(page_id, None)
-
-    def expired(self, idle_since: float) -> list[str]:
-        return [pid for pid, rec in self._records.items() if rec.last_seen < idle_since]
-
-    def touch(self, page_id: str, now: float) -> None:
-        record = self._records.get(page_id)
-        if record is not None:
-            record.last_seen = now
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-
 Notice = Callable[[str, int, str], None]  # (page id, version, origin worker)
 StoreState = Callable[["BaseException | None"], None]  # the error when it went down, None when back
 
 
-class SharedStore(ABC):
-    """A store outside the process: every worker and host sees the same pages.
+class PageStore(ABC):
+    """The store interface: records with versions, a lease per page, notices per page.
 
-    A page is an opaque ``bytes`` record with a version (1, 2, ...) and a time to live. A change
-    is made under the page's lock: ``acquire`` takes it (and returns the record when the caller's
-    version is not the newest), ``commit`` stores the new record as the next version, releases the
-    lock and announces ``(page id, version, origin)`` to every process subscribed to the page.
-    Errors: :class:`~livetemplate.errors.StoreUnavailable` when the store cannot be reached,
-    :class:`~livetemplate.errors.PageNotFound` for a page that expired,
-    :class:`~livetemplate.errors.PageBusy` when the lock stays taken too long.
+    ``in_process`` (class attribute): True for a store whose records are the pages' own
+    :class:`PageRecord` objects and whose methods complete without suspending (sync code such
+    as ``app.new_page`` runs them to the end at once); False (the default) for a store of sealed
+    ``bytes`` records outside the process, whose I/O the page path awaits.
     """
 
+    in_process = False
+
     @abstractmethod
-    async def create(self, page_id: str, record: bytes, ttl: int) -> int:
+    async def create(self, page_id: str, record: Any, ttl: int) -> int:
         """Store a new page at version 1; returns 1."""
 
     @abstractmethod
-    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, bytes | None] | None:
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Any] | None:
         """``(version, record)``, the record ``None`` when ``have`` is that version; ``None`` when
         the page is gone. Counts as a use (the time to live starts again)."""
 
     @abstractmethod
-    async def acquire(self, page_id: str, have: int) -> tuple[str, int, bytes | None]:
-        """Take the page's lock (waiting while another holds it): ``(lock, version, record)``,
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Any]:
+        """Take the page's lease (waiting while another holds it): ``(lease, version, record)``,
         the record ``None`` when ``have`` is the stored version."""
 
     @abstractmethod
-    async def commit(self, page_id: str, lock: str, version: int, record: bytes | None,
+    async def commit(self, page_id: str, lease: str, version: int, record: Any,
                      ttl: int, origin: str) -> int:
-        """Release ``lock``; with a ``record``, first store it as version ``version + 1`` and
-        announce it. Returns the page's version; raises
+        """End ``lease``; with a ``record`` (not ``None``), first store it as version
+        ``version + 1`` and send the notice. Returns the page's version; raises
         :class:`~livetemplate.errors.PageConflict` when the page is no longer at ``version``."""
 
     @abstractmethod
@@ -128,9 +89,9 @@ class SharedStore(ABC):
     async def delete(self, page_id: str) -> None: ...
 
     @abstractmethod
-    def listen(self, on_notice: Notice, on_state: StoreState) -> None:
-        """Deliver notices of subscribed pages, and tell when the store goes away or comes back,
-        from now on (in the running event loop)."""
+    def listen(self, worker: str, on_notice: Notice, on_state: StoreState) -> None:
+        """Deliver to ``worker`` (a process) the notices of the pages it subscribes to, and tell
+        when the store goes away or comes back, from now on (in the running event loop)."""
 
     @abstractmethod
     async def subscribe(self, page_id: str, worker: str, ttl: int) -> None:
@@ -141,3 +102,146 @@ class SharedStore(ABC):
 
     @abstractmethod
     async def close(self) -> None: ...
+
+
+# Before issue 13 a store outside the process had an interface of its own; it is the one now.
+SharedStore = PageStore
+
+
+class _Entry:
+    __slots__ = ("version", "record", "expires", "lease")
+
+    def __init__(self, record: Any, expires: float) -> None:
+        self.version = 1
+        self.record = record
+        self.expires = expires
+        self.lease: str | None = None
+
+
+class MemoryStore(PageStore):
+    """Records in a dict of this process: nothing to start, nothing shared between workers.
+
+    Its methods never wait for I/O; one waits only for a lease another :class:`Application`
+    on the same store holds (two apps in one process see each other's pages and changes).
+    ``clock`` (default ``time.time``) is the Application's when it makes the store itself.
+    """
+
+    in_process = True
+    _leases = itertools.count(1)
+
+    def __init__(self, clock: Callable[[], float] | None = None, lease_wait: float = 10.0) -> None:
+        self.clock = clock or time.time
+        self.lease_wait = lease_wait
+        self._entries: dict[str, _Entry] = {}
+        self._listeners: dict[str, tuple[Notice, StoreState]] = {}  # worker -> its callbacks
+        self._subscribers: dict[str, set[str]] = {}  # page id -> workers
+        self._next_sweep = 0.0
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _live(self, page_id: str, now: float) -> _Entry | None:
+        entry = self._entries.get(page_id)
+        if entry is not None and entry.expires < now and entry.lease is None:
+            self._drop(page_id)
+            return None
+        return entry
+
+    def _drop(self, page_id: str) -> None:
+        self._entries.pop(page_id, None)
+        self._subscribers.pop(page_id, None)
+
+    async def create(self, page_id: str, record: Any, ttl: int) -> int:
+        now = self.clock()
+        if now >= self._next_sweep:  # expired records go at most every quarter of a ttl
+            self._next_sweep = now + ttl / 4
+            for gone in [pid for pid, e in self._entries.items()
+                         if e.expires < now and e.lease is None]:
+                self._drop(gone)
+        if page_id in self._entries:
+            raise PageConflict(f"a page with id {page_id} exists already")
+        self._entries[page_id] = _Entry(record, now + ttl)
+        return 1
+
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Any] | None:
+        now = self.clock()
+        entry = self._live(page_id, now)
+        if entry is None:
+            return None
+        entry.expires = now + ttl
+        return entry.version, (None if entry.version == have else entry.record)
+
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Any]:
+        # Not checked for expiry: a page changed now is in use (its ttl starts again at commit).
+        entry = self._entries.get(page_id)
+        if entry is None:
+            raise _gone()
+        waited, delay = 0.0, 0.001
+        while entry.lease is not None:  # another Application's change on this page runs
+            if waited >= self.lease_wait:
+                raise PageBusy(f"another application has been changing this page for over"
+                               f" {self.lease_wait:g} s; try again")
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 0.05)
+            entry = self._entries.get(page_id)
+            if entry is None:
+                raise _gone()
+        lease = entry.lease = str(next(self._leases))
+        return lease, entry.version, (None if entry.version == have else entry.record)
+
+    async def commit(self, page_id: str, lease: str, version: int, record: Any,
+                     ttl: int, origin: str) -> int:
+        entry = self._entries.get(page_id)
+        if entry is None:
+            raise _gone()
+        if entry.lease == lease:
+            entry.lease = None
+        entry.expires = self.clock() + ttl
+        if record is None:
+            return entry.version
+        if entry.version != version:
+            raise PageConflict("the page was changed by another application while this change"
+                               " ran; it was not applied: try again")
+        entry.version = version = version + 1
+        entry.record = record
+        subscribers = self._subscribers.get(page_id)
+        if subscribers and (len(subscribers) > 1 or origin not in subscribers):
+            loop = asyncio.get_running_loop()
+            for worker in subscribers:
+                if worker != origin and worker in self._listeners:
+                    # delivered later, as a notice through Redis would be
+                    loop.call_soon(self._listeners[worker][0], page_id, version, origin)
+        return version
+
+    async def touch(self, page_ids: Iterable[str], ttl: int) -> None:
+        expires = self.clock() + ttl
+        for page_id in page_ids:
+            entry = self._entries.get(page_id)
+            if entry is not None:
+                entry.expires = expires
+
+    async def delete(self, page_id: str) -> None:
+        self._drop(page_id)
+
+    def listen(self, worker: str, on_notice: Notice, on_state: StoreState) -> None:
+        self._listeners[worker] = (on_notice, on_state)
+
+    async def subscribe(self, page_id: str, worker: str, ttl: int) -> None:
+        self._subscribers.setdefault(page_id, set()).add(worker)
+
+    def unsubscribe(self, page_id: str, worker: str) -> None:
+        subscribers = self._subscribers.get(page_id)
+        if subscribers is not None:
+            subscribers.discard(worker)
+
+    async def close(self) -> None:
+        pass  # nothing to close: another Application may still use the store
+
+
+def _gone() -> PageNotFound:
+    return PageNotFound("the page has expired (or the page store lost it); reload to start"
+                        " a new one")
