@@ -2,7 +2,7 @@
 contract without Redis.
 
 Page and endpoint tests run on it to cover the shared-store page path at in-process speed;
-``tests/test_shared.py`` and ``tests/test_cluster.py`` run the same path on a real Redis. Several
+``tests/test_pages_redis.py`` and ``tests/test_cluster.py`` run the same path on a real Redis. Several
 ``FakeSharedStore`` objects on one :class:`Backend` act as several workers (each has its own
 listener), as several ``RedisStore`` objects on one server do.
 """

@@ -69,7 +69,7 @@ _store = ["memory"]  # the store of the running test's apps (the fixture below s
 @pytest.fixture(autouse=True, params=sorted(STORES))
 def store(request: pytest.FixtureRequest) -> Any:
     """Every fault test runs on both page paths: the in-process store, and a shared store
-    (Redis's contract, in memory; tests/test_shared.py runs it on Redis)."""
+    (Redis's contract, in memory; tests/test_pages_redis.py runs it on Redis)."""
     _store[0] = request.param
     return request.param
 

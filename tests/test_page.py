@@ -48,7 +48,7 @@ class Sink:
 @pytest.fixture(params=["memory", "shared"])
 def app(request: pytest.FixtureRequest) -> Application:
     """Every page test runs on both page paths: the in-process store, and a shared store
-    (Redis's contract, in memory; tests/test_shared.py runs the same path on Redis)."""
+    (Redis's contract, in memory; tests/test_pages_redis.py runs the same path on Redis)."""
     app = Application(secret="test",
                       store=FakeSharedStore() if request.param == "shared" else None)
     app.add_template("names", FORM)

@@ -226,7 +226,7 @@ def test_a_model_that_cannot_be_pickled_is_refused_where_it_is_given(
         redis: RedisServer) -> None:
     async def test(a: Application, b: Application) -> None:
         with pytest.raises(UnstorableError, match=r"attribute 'lock' \(lock\) of the data model"
-                                                  r" tests\.test_shared\.Unpicklable"):
+                                                  r" tests\.test_pages_redis\.Unpicklable"):
             a.new_page("counter", Unpicklable())
         page = await stored_page(a)
         with pytest.raises(UnstorableError, match="__getstate__"):
