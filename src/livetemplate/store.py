@@ -181,7 +181,7 @@ class MemoryStore(PageStore):
             raise _gone()
         waited, delay = 0.0, 0.001
         while entry.lease is not None:  # another Application's change on this page runs
-            if waited >= self.lease_wait:
+            if waited >= self.lease_wait or not _loop_running():
                 raise PageBusy(f"another application has been changing this page for over"
                                f" {self.lease_wait:g} s; try again")
             await asyncio.sleep(delay)
@@ -240,6 +240,14 @@ class MemoryStore(PageStore):
 
     async def close(self) -> None:
         pass  # nothing to close: another Application may still use the store
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False  # sync code without an event loop: it cannot wait
+    return True
 
 
 def _gone() -> PageNotFound:
