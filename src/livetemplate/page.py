@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from contextvars import ContextVar
 from typing import Any, Protocol
@@ -116,6 +117,59 @@ class Stored:
         return self.fresh is not None or self.dirty or self.touch
 
 
+class PageLock:
+    """The lock of one page's changes, in this process (the store's lease covers the others).
+
+    ``asyncio.Lock`` with a way to take it without awaiting when it is free (the common case:
+    an action takes it, runs and gives it back with nothing waiting), and a hand-over on release:
+    the first waiter owns the lock when it wakes, so nobody takes it in between.
+    """
+
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: deque[asyncio.Future[None]] = deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    def take_now(self) -> bool:
+        """Take the lock if it is free and nobody waits; False otherwise."""
+        if self._held or self._waiters:
+            return False
+        self._held = True
+        return True
+
+    async def acquire(self) -> None:
+        if self.take_now():
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as this waiter was cancelled: pass it on
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # it owns the lock now: still held
+                return
+        self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
 class Suspended(Exception):
     """A store call meant to run to its end at once waited instead (for another
     Application's lease on the same in-process store)."""
@@ -141,7 +195,7 @@ class Page:
         self._take(record.data, record.model)
         self._template = template
         self._connections: list[Connection] = []
-        self._lock = asyncio.Lock()
+        self._lock = PageLock()
         self._stale = False  # a template error left the mount part old, part new
         self._stored = Stored(version, mac, app.clock())
         self._mount = self._remount()
@@ -317,9 +371,11 @@ class Page:
         pages = self.app.pages
         store = pages.store
         state = self._stored
-        pages.start()
-        async with self._lock:
-            if state.pending:
+        lock = self._lock
+        if not lock.take_now():
+            await lock.acquire()
+        try:
+            if state.fresh is not None or state.dirty or state.touch:  # (state.pending)
                 await self._save_pending()
             codec = pages.codec
             unsaved = local and state.mac is not None and codec.seal(self.record)[1] != state.mac
@@ -336,7 +392,14 @@ class Page:
                 acting = _ACTING.set(self)
                 try:
                     if func is not None:
-                        meta = await self._act(func, ctx)  # type: ignore[arg-type]
+                        try:
+                            result = start_action(func, self.record.model, ctx)
+                            if is_pending(result):  # Limits.action_timeout
+                                result = await self._await_action(result, ctx.action)  # type: ignore[union-attr]
+                            errors = ctx.errors  # type: ignore[union-attr]
+                        except ValidationError as exc:
+                            result, errors = None, {**ctx.errors, **exc.errors}  # type: ignore[union-attr]
+                        meta = self._outcome(ctx, result, errors)  # type: ignore[arg-type]
                     elif values is not None:
                         self._assign(values[0])
                         self._assign(values[1])
@@ -367,18 +430,9 @@ class Page:
                 raise failed
             reply = {protocol.TREE: diff, protocol.META: meta}
             self._broadcast(reply, origin)
+        finally:
+            lock.release()
         return reply
-
-    async def _act(self, func: Callable[..., Any], ctx: ActionContext) -> dict[str, Any]:
-        """Run one action on the page's model; returns the reply's ``meta``."""
-        try:
-            result = start_action(func, self.model, ctx)
-            if is_pending(result):
-                result = await self._await_action(result, ctx.action)  # Limits.action_timeout
-            errors = ctx.errors
-        except ValidationError as exc:
-            result, errors = None, {**ctx.errors, **exc.errors}
-        return self._outcome(ctx, result, errors)
 
     def _outcome(self, ctx: ActionContext, result: Any, errors: Mapping[str, str]) -> dict[str, Any]:
         """After an action: the values it returned assigned, its errors kept for the template;

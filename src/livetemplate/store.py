@@ -179,19 +179,26 @@ class MemoryStore(PageStore):
         entry = self._entries.get(page_id)
         if entry is None:
             raise _gone()
+        if entry.lease is not None:  # another Application's change on this page runs
+            entry = await self._wait(page_id, entry)
+        lease = entry.lease = str(next(self._leases))
+        version = entry.version
+        return lease, version, (None if version == have else entry.record)
+
+    async def _wait(self, page_id: str, entry: _Entry) -> _Entry:
         waited, delay = 0.0, 0.001
-        while entry.lease is not None:  # another Application's change on this page runs
+        while entry.lease is not None:
             if waited >= self.lease_wait or not _loop_running():
                 raise PageBusy(f"another application has been changing this page for over"
                                f" {self.lease_wait:g} s; try again")
             await asyncio.sleep(delay)
             waited += delay
             delay = min(delay * 2, 0.05)
-            entry = self._entries.get(page_id)
-            if entry is None:
+            got = self._entries.get(page_id)
+            if got is None:
                 raise _gone()
-        lease = entry.lease = str(next(self._leases))
-        return lease, entry.version, (None if entry.version == have else entry.record)
+            entry = got
+        return entry
 
     async def commit(self, page_id: str, lease: str, version: int, record: Any,
                      ttl: int, origin: str) -> int:
