@@ -13,19 +13,22 @@ import asyncio
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from livetemplate.errors import PageBusy, PageConflict, PageNotFound
-from livetemplate.store import Notice, PageStore, StoreState
+from livetemplate.store import Catchup, Notice, PageStore, StoreState, Update
 
 
 @dataclass
 class Backend:
     """What a Redis server holds: records with versions, locks, and who listens to which page."""
 
-    records: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    # page id -> [version, snapshot version, snapshot, deltas after it]
+    records: dict[str, list[Any]] = field(default_factory=dict)
     locks: dict[str, str] = field(default_factory=dict)
     listeners: dict[str, set[FakeSharedStore]] = field(default_factory=dict)
-    commits: int = 0  # records written (create or commit with a record): what a test can count
+    commits: int = 0  # records written (create or commit with an update): what a test can count
+    snapshots: int = 0  # of which whole records
 
 
 class FakeSharedStore(PageStore):
@@ -40,18 +43,27 @@ class FakeSharedStore(PageStore):
         return "<FakeSharedStore>"
 
     async def create(self, page_id: str, record: bytes, ttl: int) -> int:
-        self.backend.records[page_id] = (1, record)
+        self.backend.records[page_id] = [1, 1, record, []]
         self.backend.commits += 1
+        self.backend.snapshots += 1
         return 1
 
-    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, bytes | None] | None:
+    @staticmethod
+    def _since(got: list[Any], have: int) -> Catchup | None:
+        version, base_version, base, deltas = got
+        if have == version:
+            return None
+        if base_version <= have < version:
+            return Catchup(None, deltas[have - base_version:])
+        return Catchup(base, list(deltas))
+
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Catchup | None] | None:
         got = self.backend.records.get(page_id)
         if got is None:
             return None
-        version, record = got
-        return version, None if version == have else record
+        return got[0], self._since(got, have)
 
-    async def acquire(self, page_id: str, have: int) -> tuple[str, int, bytes | None]:
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Catchup | None]:
         waited = 0.0
         while page_id in self.backend.locks:
             if waited >= self.lock_wait:
@@ -63,10 +75,9 @@ class FakeSharedStore(PageStore):
             raise PageNotFound("the page has expired")
         lock = str(next(self._locks))
         self.backend.locks[page_id] = lock
-        version, record = got
-        return lock, version, None if version == have else record
+        return lock, got[0], self._since(got, have)
 
-    async def commit(self, page_id: str, lock: str, version: int, record: bytes | None,
+    async def commit(self, page_id: str, lock: str, version: int, update: Update | None,
                      ttl: int, origin: str) -> int:
         backend = self.backend
         if backend.locks.get(page_id) == lock:
@@ -74,11 +85,16 @@ class FakeSharedStore(PageStore):
         got = backend.records.get(page_id)
         if got is None:
             raise PageNotFound("the page has expired")
+        if update is None:
+            return got[0]
         if got[0] != version:
             raise PageConflict("the page was changed by another worker")
-        if record is None:
-            return version
-        backend.records[page_id] = (version + 1, record)
+        got[0] = version + 1
+        if update.full:
+            got[1], got[2], got[3] = version + 1, update.body, []
+            backend.snapshots += 1
+        else:
+            got[3].append(update.body)
         backend.commits += 1
         for store in list(backend.listeners.get(page_id, ())):
             if store._on_notice is not None:  # delivered later, as pub/sub does

@@ -17,6 +17,7 @@ from livetemplate.errors import (
     PageNotFound,
     StoreUnavailable,
 )
+from livetemplate.store import Catchup, Update
 from tests.redis_server import RedisServer, free_port, redis_server
 
 T = TypeVar("T")
@@ -44,18 +45,27 @@ def run_on(store: RedisStore, test: Callable[[RedisStore], Awaitable[T]]) -> T:
     return asyncio.run(main())
 
 
-def test_records_are_versioned_and_fetched_only_when_newer(redis: RedisServer) -> None:
+def test_snapshots_and_deltas_are_versioned_and_fetched_only_when_newer(
+        redis: RedisServer) -> None:
     async def test(store: RedisStore) -> None:
         assert await store.create("p", b"one", 60) == 1
-        assert await store.fetch("p", 0, 60) == (1, b"one")
-        assert await store.fetch("p", 1, 60) == (1, None)  # up to date: no record sent
-        lock, version, record = await store.acquire("p", 0)
-        assert (version, record) == (1, b"one")
-        assert await store.commit("p", lock, 1, b"two", 60, "w") == 2
-        assert await store.fetch("p", 1, 60) == (2, b"two")
-        lock, version, record = await store.acquire("p", 2)
-        assert (version, record) == (2, None)
+        assert await store.fetch("p", 0, 60) == (1, Catchup(b"one", []))
+        assert await store.fetch("p", 1, 60) == (1, None)  # up to date: nothing sent
+        lock, version, catchup = await store.acquire("p", 0)
+        assert (version, catchup) == (1, Catchup(b"one", []))
+        assert await store.commit("p", lock, 1, Update(False, b"+a"), 60, "w") == 2
+        lock, version, catchup = await store.acquire("p", 2)
+        assert (version, catchup) == (2, None)
         assert await store.commit("p", lock, 2, None, 60, "w") == 2  # unchanged: released only
+        lock, _, _ = await store.acquire("p", 2)
+        assert await store.commit("p", lock, 2, Update(False, b"+b"), 60, "w") == 3
+        assert await store.fetch("p", 2, 60) == (3, Catchup(None, [b"+b"]))
+        assert await store.fetch("p", 1, 60) == (3, Catchup(None, [b"+a", b"+b"]))
+        assert await store.fetch("p", -1, 60) == (3, Catchup(b"one", [b"+a", b"+b"]))
+        lock, _, _ = await store.acquire("p", 3)
+        assert await store.commit("p", lock, 3, Update(True, b"four"), 60, "w") == 4
+        assert await store.fetch("p", 3, 60) == (4, Catchup(b"four", []))
+        assert redis.command("EXISTS", store._log("p")) == b":0"  # the deltas went with it
         assert await store.fetch("missing", 0, 60) is None
         with pytest.raises(PageConflict):
             await store.create("p", b"again", 60)
@@ -66,19 +76,19 @@ def test_records_are_versioned_and_fetched_only_when_newer(redis: RedisServer) -
 def test_the_lock_makes_the_second_writer_wait(redis: RedisServer) -> None:
     async def test(store: RedisStore) -> None:
         await store.create("p", b"0", 60)
-        seen: list[tuple[int, bytes | None]] = []
+        seen: list[tuple[int, Any]] = []
 
         async def writer(name: str) -> None:
-            lock, version, record = await store.acquire("p", 0)
-            seen.append((version, record))
+            lock, version, catchup = await store.acquire("p", 0)
+            seen.append((version, catchup))
             await asyncio.sleep(0.02)  # the other writer waits meanwhile
-            await store.commit("p", lock, version, name.encode(), 60, name)
+            await store.commit("p", lock, version, Update(True, name.encode()), 60, name)
 
         await asyncio.gather(writer("a"), writer("b"))
         # The second saw the first one's change, not version 1 again.
         assert sorted(version for version, _ in seen) == [1, 2]
-        first = b"a" if seen[0][0] == 1 and seen[1][1] == b"a" else b"b"
-        assert dict(seen)[2] == first
+        first = b"a" if seen[0][0] == 1 and seen[1][1].base == b"a" else b"b"
+        assert dict(seen)[2] == Catchup(first, [])
         assert (await store.fetch("p", 0, 60) or (0, None))[0] == 3
 
     run(redis, test)
@@ -101,10 +111,10 @@ def test_a_change_after_the_lease_ran_out_does_not_overwrite_a_newer_one(
         slow, version, _ = await store.acquire("p", 1)
         await asyncio.sleep(0.08)  # the lease (50 ms) runs out
         fast, _, _ = await store.acquire("p", 1)
-        assert await store.commit("p", fast, 1, b"fast", 60, "w") == 2
+        assert await store.commit("p", fast, 1, Update(False, b"fast"), 60, "w") == 2
         with pytest.raises(PageConflict, match="lock_timeout"):
-            await store.commit("p", slow, version, b"slow", 60, "w")
-        assert await store.fetch("p", 0, 60) == (2, b"fast")
+            await store.commit("p", slow, version, Update(False, b"slow"), 60, "w")
+        assert await store.fetch("p", 0, 60) == (2, Catchup(b"0", [b"fast"]))
 
     run(redis, test, lock_timeout=0.05)
 
@@ -142,16 +152,16 @@ def test_commits_are_announced_to_subscribers(redis: RedisServer) -> None:
         await store.subscribe("p", "worker-b", 60)
         for page in ("p", "q"):
             lock, version, _ = await store.acquire(page, 1)
-            await store.commit(page, lock, version, b"1", 60, "worker-a")
+            await store.commit(page, lock, version, Update(False, b"1"), 60, "worker-a")
         lock, version, _ = await store.acquire("p", 2)
         await store.commit("p", lock, version, None, 60, "worker-a")  # unchanged: no notice
         lock, version, _ = await store.acquire("p", 2)
-        await store.commit("p", lock, version, b"2", 60, "worker-b")  # b alone: no notice
+        await store.commit("p", lock, version, Update(False, b"2"), 60, "worker-b")  # b alone: no notice
         await asyncio.sleep(0.05)
         store.unsubscribe("p", "worker-b")
         await asyncio.sleep(0.05)
         lock, version, _ = await store.acquire("p", 3)
-        await store.commit("p", lock, version, b"3", 60, "worker-a")
+        await store.commit("p", lock, version, Update(True, b"3"), 60, "worker-a")
         await _until(lambda: bool(heard))
         await asyncio.sleep(0.05)  # time for a notice that should not come
         return heard

@@ -19,6 +19,7 @@ from livetemplate import (
     SharedStore,
 )
 from livetemplate.page import Suspended, run_now
+from livetemplate.store import Catchup, Update
 from tests.fake_shared_store import FakeSharedStore
 
 
@@ -44,15 +45,26 @@ def store(request: pytest.FixtureRequest) -> PageStore:
 def test_versions_leases_and_commits(store: PageStore) -> None:
     async def test() -> None:
         assert await store.create("p", b"one", 60) == 1
-        assert await store.fetch("p", 1, 60) == (1, None)  # up to date: no record
-        assert await store.fetch("p", 0, 60) == (1, b"one")
-        lease, version, record = await store.acquire("p", 0)
-        assert (version, record) == (1, b"one")
-        assert await store.commit("p", lease, 1, b"two", 60, "me") == 2
-        lease, version, record = await store.acquire("p", 2)
-        assert (version, record) == (2, None)
+        assert await store.fetch("p", 1, 60) == (1, None)  # up to date: nothing to catch up
+        assert await store.fetch("p", 0, 60) == (1, Catchup(b"one", []))
+        lease, version, catchup = await store.acquire("p", 0)
+        assert (version, catchup) == (1, Catchup(b"one", []))
+        assert await store.commit("p", lease, 1, Update(False, b"+a"), 60, "me") == 2
+        lease, version, catchup = await store.acquire("p", 2)
+        assert (version, catchup) == (2, None)
         assert await store.commit("p", lease, 2, None, 60, "me") == 2  # nothing new: released
-        assert await store.fetch("p", 1, 60) == (2, b"two")
+        lease, version, _ = await store.acquire("p", 2)
+        assert await store.commit("p", lease, 2, Update(False, b"+b"), 60, "me") == 3
+        # A copy at a version after the snapshot gets the deltas after its version; an older
+        # one (or one that lost track: -1) the snapshot and every delta after it.
+        assert await store.fetch("p", 2, 60) == (3, Catchup(None, [b"+b"]))
+        assert await store.fetch("p", 1, 60) == (3, Catchup(None, [b"+a", b"+b"]))
+        assert await store.fetch("p", -1, 60) == (3, Catchup(b"one", [b"+a", b"+b"]))
+        # A snapshot replaces the snapshot and the deltas before it.
+        lease, version, _ = await store.acquire("p", 3)
+        assert await store.commit("p", lease, 3, Update(True, b"four"), 60, "me") == 4
+        assert await store.fetch("p", 2, 60) == (4, Catchup(b"four", []))
+        assert await store.fetch("p", 4, 60) == (4, None)
         assert await store.fetch("gone", 0, 60) is None
         with pytest.raises(PageNotFound):
             await store.acquire("gone", 0)
@@ -66,12 +78,12 @@ def test_a_lease_is_waited_for_and_a_late_commit_is_refused(store: PageStore) ->
         lease, version, _ = await store.acquire("p", 1)
         with pytest.raises(PageBusy):  # held, and not given back within the wait
             await store.acquire("p", 1)
-        await store.commit("p", lease, version, b"two", 60, "a")
+        await store.commit("p", lease, version, Update(True, b"two"), 60, "a")
         # A commit on a version that is no longer the page's changes nothing.
         lease, _, _ = await store.acquire("p", 2)
         with pytest.raises(PageConflict):
-            await store.commit("p", lease, 1, b"stale", 60, "b")
-        assert await store.fetch("p", 0, 60) == (2, b"two")
+            await store.commit("p", lease, 1, Update(True, b"stale"), 60, "b")
+        assert await store.fetch("p", 0, 60) == (2, Catchup(b"two", []))
 
     asyncio.run(test())
 
@@ -87,11 +99,11 @@ def test_notices_reach_the_other_subscribed_workers_only(store: PageStore) -> No
         await store.subscribe("p", "a", 60)
         await store.subscribe("p", "b", 60)
         lease, version, _ = await store.acquire("p", 1)
-        await store.commit("p", lease, version, b"two", 60, "a")
+        await store.commit("p", lease, version, Update(False, b"two"), 60, "a")
         await asyncio.sleep(0.01)
         store.unsubscribe("p", "b")
         lease, version, _ = await store.acquire("p", 2)
-        await store.commit("p", lease, version, b"three", 60, "a")
+        await store.commit("p", lease, version, Update(False, b"three"), 60, "a")
         await asyncio.sleep(0.01)
 
     asyncio.run(test())
@@ -119,7 +131,7 @@ def test_the_memory_store_expires_records_after_their_time_to_live() -> None:
         await store.touch(["kept"], 100)
         clock.now += 60
         assert await store.fetch("old", 0, 100) is None
-        assert await store.fetch("kept", 0, 100) == (1, "record")
+        assert await store.fetch("kept", 0, 100) == (1, Catchup("record", []))
         clock.now += 500
         await store.create("new", "record", 100)  # sweeps what expired
         assert len(store) == 1
@@ -130,7 +142,7 @@ def test_the_memory_store_expires_records_after_their_time_to_live() -> None:
 def test_the_memory_store_answers_sync_code_without_suspending() -> None:
     store = MemoryStore(lease_wait=1.0)
     assert run_now(store.create("p", "rec", 60)) == 1
-    assert run_now(store.fetch("p", 0, 60)) == (1, "rec")
+    assert run_now(store.fetch("p", 0, 60)) == (1, Catchup("rec", []))
     lease, _, _ = run_now(store.acquire("p", 1))
     with pytest.raises(PageBusy):  # another holder's lease, and no event loop to wait in
         run_now(store.acquire("p", 1))
@@ -140,7 +152,7 @@ def test_the_memory_store_answers_sync_code_without_suspending() -> None:
             run_now(store.acquire("p", 1))
 
     asyncio.run(in_a_loop())
-    assert run_now(store.commit("p", lease, 1, "rec2", 60, "")) == 2
+    assert run_now(store.commit("p", lease, 1, Update(True, "rec2"), 60, "")) == 2
     assert run_now(store.acquire("p", 2))[1:] == (2, None)
 
 

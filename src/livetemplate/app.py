@@ -40,9 +40,10 @@ from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
 from .pages import LivePages
+from .records import Live, Sealed
 from .redis_store import REDIS_URL_ENV, RedisStore
 from .reload import register, reload_template
-from .snapshot import Live, Sealer
+from .snapshot import Sealer
 from .store import MemoryStore, PageRecord, PageStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
 
@@ -110,8 +111,8 @@ class Application:
         self._templates: dict[str, lt_engine.Template] = {}
         # The pages live in this process, over the store (records as they are in this
         # process, sealed bytes outside it).
-        self.pages = LivePages(self, store, Live() if store.in_process else Sealer(resolved),
-                               self.template, self.tune_gc)
+        codec = Live() if store.in_process else Sealed(Sealer(resolved), track_data)
+        self.pages = LivePages(self, store, codec, self.template, self.tune_gc)
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")

@@ -54,8 +54,8 @@ from .errors import (
 )
 from .html import inject
 from .limits import Limits
-from .snapshot import Codec
-from .store import PageRecord, PageStore
+from .records import Codec
+from .store import Catchup, PageRecord, PageStore
 from .tokens import TokenSigner, cookie_path
 
 ERRORS_NAME = "errors"  # the template name under which validation errors are shown
@@ -97,12 +97,12 @@ class Host(Protocol):
 class Stored:
     """What a process knows about the stored copy of one of its pages."""
 
-    __slots__ = ("version", "mac", "fresh", "dirty", "touch", "saving", "refreshing", "again",
+    __slots__ = ("version", "codec", "fresh", "dirty", "touch", "saving", "refreshing", "again",
                  "used")
 
-    def __init__(self, version: int, mac: bytes | None, used: float) -> None:
+    def __init__(self, version: int, codec: Any, used: float) -> None:
         self.version = version  # of the stored record this copy is; 0: not stored yet, -1: stale
-        self.mac = mac  # of a sealed record: an unchanged page seals to the same MAC
+        self.codec = codec  # what the codec keeps for the page (livetemplate.records)
         self.fresh: Any = None  # the record of a page not stored yet
         self.dirty = False  # changed by sync code (update) since it was stored
         self.touch = False  # used by sync code (serve_http): start its time to live again
@@ -189,7 +189,7 @@ def run_now(call: Coroutine[Any, Any, Any]) -> Any:
 
 class Page:
     def __init__(self, app: Host, record: PageRecord, template: lt_engine.Template,
-                 version: int = 0, mac: bytes | None = None) -> None:
+                 version: int = 0) -> None:
         self.app = app
         self.record = record
         self._take(record.data, record.model)
@@ -197,7 +197,7 @@ class Page:
         self._connections: list[Connection] = []
         self._lock = PageLock()
         self._stale = False  # a template error left the mount part old, part new
-        self._stored = Stored(version, mac, app.clock())
+        self._stored = Stored(version, None, app.clock())
         self._mount = self._remount()
 
     def __repr__(self) -> str:
@@ -378,11 +378,11 @@ class Page:
             if state.fresh is not None or state.dirty or state.touch:  # (state.pending)
                 await self._save_pending()
             codec = pages.codec
-            unsaved = local and state.mac is not None and codec.seal(self.record)[1] != state.mac
+            unsaved = local and codec.unsaved(self.record, state.codec)
             lease, version, newer = await store.acquire(self.id, state.version)
             if newer is not None and unsaved:
                 await _release(store, self.id, lease, version, pages.ttl)
-                self._apply(version, newer)
+                await self._reload()
                 raise _lost_in_place()
             failed: BaseException | None = None
             meta: dict[str, Any] = {}
@@ -407,16 +407,14 @@ class Page:
                     failed = exc  # stored and sent
                 finally:
                     _ACTING.reset(acting)
-                record, mac = codec.seal(self.record)
-                state.version = await store.commit(
-                    self.id, lease, version,
-                    None if mac is not None and mac == state.mac else record,
-                    pages.ttl, pages.worker)
+                update, state.codec = codec.update(self.record, state.codec)
+                state.version = await store.commit(self.id, lease, version, update, pages.ttl,
+                                                   pages.worker)
             except BaseException:
                 state.version = -1  # this copy is not the stored one: reload it next time
                 await _release(store, self.id, lease, version, pages.ttl)
                 raise
-            state.mac, state.dirty = mac, False
+            state.dirty = False
             state.used = self.app.clock()
             try:
                 diff = self._rerender()
@@ -566,9 +564,13 @@ class Page:
                 self._lost()
                 raise PageNotFound("the page has expired (or the page store lost it); reload to"
                                    " start a new one")
-            version, record = got
-            if record is not None and version != self._stored.version:
-                self._apply(version, record)
+            version, catchup = got
+            if catchup is not None and version != self._stored.version:
+                try:
+                    self._apply(version, catchup)
+                except PageConflict:  # the deltas did not fit this copy: take the whole record
+                    self._stored.version = -1
+                    await self._reload()
 
     # --- what sync code did, stored ---------------------------------------------------------
 
@@ -576,7 +578,7 @@ class Page:
         """A page made by ``new_page``: sealed now (a model the store cannot keep fails here),
         stored now on the in-process store, behind the caller on any other."""
         state = self._stored
-        state.fresh, state.mac = self.app.pages.codec.seal(self.record)
+        state.fresh, state.codec = self.app.pages.codec.first(self.record, state.codec)
         self._write_behind()
 
     def touched(self) -> None:
@@ -618,26 +620,30 @@ class Page:
         while True:
             if state.fresh is not None:
                 if state.dirty:
-                    state.fresh, state.mac = codec.seal(self.record)
+                    state.fresh, state.codec = codec.first(self.record, state.codec)
                     state.dirty = False
                 await store.create(self.id, state.fresh, ttl)
                 state.fresh, state.version, state.touch = None, 1, False
             elif state.dirty:
                 state.dirty = False
                 try:
-                    record, mac = codec.seal(self.record)
                     lease, version, newer = await store.acquire(self.id, state.version)
                 except BaseException:
                     state.dirty = True
                     raise
                 if newer is not None:
                     await _release(store, self.id, lease, version, ttl)
-                    self._apply(version, newer)
+                    await self._reload()
                     raise _lost_in_place()
-                state.version = await store.commit(
-                    self.id, lease, version,
-                    None if mac is not None and mac == state.mac else record, ttl, pages.worker)
-                state.mac, state.touch = mac, False
+                try:
+                    update, state.codec = codec.update(self.record, state.codec)
+                    state.version = await store.commit(self.id, lease, version, update, ttl,
+                                                       pages.worker)
+                except BaseException:
+                    state.version = -1  # reload it next time
+                    await _release(store, self.id, lease, version, ttl)
+                    raise
+                state.touch = False
             elif state.touch:
                 state.touch = False
                 await store.touch([self.id], ttl)
@@ -646,16 +652,29 @@ class Page:
 
     # --- records of other processes' changes --------------------------------------------------
 
-    def _load(self, version: int, stored: Any) -> None:
-        """Replace the page's record with the stored one (the mount is left as it was)."""
-        opened, mac = self.app.pages.codec.open(self.id, stored)
-        self._take(opened.data, opened.model)
-        self.record.errors = opened.errors
-        self._stored.version, self._stored.mac = version, mac
+    def _load(self, version: int, catchup: Catchup, fresh: bool = False) -> None:
+        """Bring the page's record to the stored ``version`` (the mount is left as it was).
 
-    def _apply(self, version: int, stored: Any) -> None:
+        ``fresh``: the page was just made from ``catchup.base`` (only the deltas are left)."""
+        state = self._stored
+        state.codec = self.app.pages.codec.load(self.id, catchup, self, state.codec, fresh)
+        state.version = version
+
+    async def _reload(self) -> None:
+        """Take the whole stored record (the caller holds the page's lock), send the diff."""
+        pages = self.app.pages
+        got = await pages.store.fetch(self.id, -1, pages.ttl)
+        if got is None:
+            self._lost()
+            raise PageNotFound("the page has expired (or the page store lost it); reload to"
+                               " start a new one")
+        version, catchup = got
+        if catchup is not None:
+            self._apply(version, catchup)
+
+    def _apply(self, version: int, catchup: Catchup) -> None:
         """``_load``, then send the diff to the page's connections."""
-        self._load(version, stored)
+        self._load(version, catchup)
         diff = self._rerender()
         if diff:
             self._broadcast({protocol.TREE: diff, protocol.META: {}}, None)

@@ -27,8 +27,8 @@ from . import protocol
 from .collector import COLLECTOR
 from .errors import AsyncRequired, LiveTemplateError, PageLimitError, PageNotFound
 from .page import Host, Page, run_now
-from .snapshot import Codec
-from .store import PageRecord, PageStore
+from .records import Codec
+from .store import Catchup, PageRecord, PageStore
 
 logger = logging.getLogger("livetemplate")
 
@@ -98,7 +98,7 @@ class LivePages:
         self.start()
         page = self._pages.get(page_id)
         if page is None:
-            got = await self.store.fetch(page_id, 0, self.ttl)
+            got = await self.store.fetch(page_id, -1, self.ttl)
             if got is None:
                 raise _not_found()
             page = self._pages.get(page_id)  # made meanwhile by another request of this process
@@ -119,20 +119,24 @@ class LivePages:
         page = self._pages.get(page_id)
         if page is not None:
             return page
-        got = run_now(self.store.fetch(page_id, 0, self.ttl))
+        got = run_now(self.store.fetch(page_id, -1, self.ttl))
         if got is None:
             raise _not_found()
         return self._made(page_id, *got)
 
-    def _made(self, page_id: str, version: int, stored: Any) -> Page:
+    def _made(self, page_id: str, version: int, catchup: Catchup | None) -> Page:
         """A page known to the store but not live here: rebuilt by mounting its record."""
-        opened, mac = self.codec.open(page_id, stored)
+        assert catchup is not None and catchup.base is not None  # asked from version 0
+        opened = self.codec.opened(page_id, catchup.base)
         self.make_room()
         now = self.host.clock()
         record = PageRecord(id=page_id, template=opened.template, data=opened.data,
                             model=opened.model, errors=opened.errors, created=opened.created,
                             last_seen=now)
-        page = Page(self.host, record, self.templates(opened.template), version, mac)
+        page = Page(self.host, record, self.templates(opened.template))
+        page._load(version, catchup, fresh=True)
+        if catchup.deltas:
+            page._rerender()  # the mount of the snapshot catches up (no connection yet)
         if self.tune_gc:
             COLLECTOR.grew()  # a page made here lives long: frozen with the next batch
         self._pages[page_id] = page

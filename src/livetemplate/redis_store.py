@@ -1,17 +1,22 @@
-"""Pages in Redis: a versioned record and a lock per page, and a pub/sub channel per page.
+"""Pages in Redis: a snapshot, the deltas after it and a lock per page; a channel per page.
 
 Keys (the page id in braces, so one page's keys share a slot on a Redis Cluster)::
 
-    {prefix}page:{<id>}   hash: v = version (1, 2, ...), b = the sealed record; expires (TTL)
+    {prefix}page:{<id>}   hash: v = version (1, 2, ...), s = the snapshot's version,
+                          b = the sealed snapshot (a whole record); expires (TTL)
+    {prefix}log:{<id>}    list: the sealed deltas of versions s+1 ... v, oldest first; expires
     {prefix}lock:{<id>}   the holder of the page's lock, with a lease (PX)
     {prefix}subs:{<id>}   set: the processes that subscribed to the page's channel; expires
     {prefix}chan:<id>     channel: "<version> <worker>" after every stored change
 
 Each operation is one Lua script, so a check and its write are one atomic step: ``acquire``
-checks the version and takes the lock, ``commit`` stores the next version only if the page is
-still at the version the lock was taken at (a lease that ran out cannot overwrite a newer
-change), releases the lock and publishes the notice — unless no other process is subscribed, the
-common case of a page open in one tab, which saves every process reading its own notices.
+checks the version and takes the lock (returning the deltas after the caller's version, or the
+snapshot and every delta after it when the caller's copy is older than the snapshot), ``commit``
+stores the next version — a delta appended to the log, or a snapshot that replaces the snapshot
+and empties the log — only if the page is still at the version the lock was taken at (a lease
+that ran out cannot overwrite a newer change), releases the lock and publishes the notice —
+unless no other process is subscribed, the common case of a page open in one tab, which saves
+every process reading its own notices.
 
 One pub/sub connection per process listens to the channels of the pages this process has
 connections to. It is also how the process learns that Redis went away (the connection drops)
@@ -32,26 +37,37 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .errors import PageBusy, PageConflict, PageNotFound, StoreUnavailable
-from .store import Notice, PageStore, StoreState
+from .store import Catchup, Notice, PageStore, StoreState, Update
 
 logger = logging.getLogger("livetemplate")
 
 REDIS_URL_ENV = "LIVETEMPLATE_REDIS_URL"
 
-_FETCH = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return false end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-if v == ARGV[1] then return {v} end
-return {v, redis.call('HGET', KEYS[1], 'b')}
+# What a copy at version ARGV[have] needs: nothing (up to date), the deltas after it, or the
+# snapshot and every delta after it. KEYS: page, log.
+_SINCE = """
+local function since(have)
+  local v = tonumber(redis.call('HGET', KEYS[1], 'v'))
+  if v == have then return {v} end
+  local s = tonumber(redis.call('HGET', KEYS[1], 's'))
+  if have >= s and have < v then
+    return {v, '', redis.call('LRANGE', KEYS[2], have - s, -1)}
+  end
+  return {v, redis.call('HGET', KEYS[1], 'b'), redis.call('LRANGE', KEYS[2], 0, -1)}
+end
 """
 
-_ACQUIRE = """
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return {0} end
-if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
-if v == ARGV[3] then return {2, v} end
-return {2, v, redis.call('HGET', KEYS[1], 'b')}
+_FETCH = _SINCE + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return since(tonumber(ARGV[1]))
+"""
+
+_ACQUIRE = _SINCE + """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+return {2, since(tonumber(ARGV[3]))}
 """
 
 _COMMIT = """
@@ -59,25 +75,41 @@ if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 0 end
 if ARGV[3] == '' then
-  redis.call('EXPIRE', KEYS[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
   return tonumber(v)
 end
 if v ~= ARGV[2] then return -1 end
 local nv = tonumber(v) + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'b', ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-if redis.call('SCARD', KEYS[3]) > redis.call('SISMEMBER', KEYS[3], ARGV[6]) then
-  redis.call('PUBLISH', ARGV[5], nv .. ' ' .. ARGV[6])
+if ARGV[3] == 'f' then
+  redis.call('HSET', KEYS[1], 'v', nv, 's', nv, 'b', ARGV[4])
+  redis.call('DEL', KEYS[4])
+else
+  redis.call('HSET', KEYS[1], 'v', nv)
+  redis.call('RPUSH', KEYS[4], ARGV[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[5])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if redis.call('SCARD', KEYS[3]) > redis.call('SISMEMBER', KEYS[3], ARGV[7]) then
+  redis.call('PUBLISH', ARGV[6], nv .. ' ' .. ARGV[7])
 end
 return nv
 """
 
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'v', 1, 'b', ARGV[1])
+redis.call('HSET', KEYS[1], 'v', 1, 's', 1, 'b', ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('DEL', KEYS[2])
 return 1
 """
+
+
+def _catchup(got: list[Any]) -> tuple[int, Catchup | None]:
+    """``(version, catchup)`` from what ``_SINCE`` returned."""
+    if len(got) == 1:
+        return int(got[0]), None
+    return int(got[0]), Catchup(got[1] or None, list(got[2]))
 
 
 class RedisStore(PageStore):
@@ -112,25 +144,27 @@ class RedisStore(PageStore):
     # --- records ------------------------------------------------------------------------------
 
     async def create(self, page_id: str, record: bytes, ttl: int) -> int:
-        if not await self._run("create", [self._page(page_id)], [record, ttl]):
+        if not await self._run("create", [self._page(page_id), self._log(page_id)],
+                               [record, ttl]):
             raise PageConflict(f"a page with id {page_id} exists already")
         return 1
 
-    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, bytes | None] | None:
-        got = await self._run("fetch", [self._page(page_id)], [have, ttl])
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Catchup | None] | None:
+        got = await self._run("fetch", [self._page(page_id), self._log(page_id)], [have, ttl])
         if got is None:
             return None
-        return int(got[0]), (got[1] if len(got) > 1 else None)
+        return _catchup(got)
 
-    async def acquire(self, page_id: str, have: int) -> tuple[str, int, bytes | None]:
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Catchup | None]:
         lock = secrets.token_hex(8)
-        keys = [self._page(page_id), self._lock(page_id)]
+        keys = [self._page(page_id), self._log(page_id), self._lock(page_id)]
         args = [lock, max(1, int(self.lock_timeout * 1000)), have]
         delay, waited = 0.001, 0.0
         while True:
             got = await self._run("acquire", keys, args)
             if got[0] == 2:
-                return lock, int(got[1]), (got[2] if len(got) > 2 else None)
+                version, catchup = _catchup(got[1])
+                return lock, version, catchup
             if got[0] == 0:
                 raise _gone()
             if waited >= self.lock_wait:
@@ -143,11 +177,13 @@ class RedisStore(PageStore):
             waited += delay
             delay = min(delay * 2, 0.05)
 
-    async def commit(self, page_id: str, lock: str, version: int, record: bytes | None,
+    async def commit(self, page_id: str, lock: str, version: int, update: Update | None,
                      ttl: int, origin: str) -> int:
+        kind, body = ("", b"") if update is None else ("f" if update.full else "d", update.body)
         got = int(await self._run(
-            "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id)],
-            [lock, version, record or b"", ttl, self._channel(page_id), origin]))
+            "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id),
+                       self._log(page_id)],
+            [lock, version, kind, body, ttl, self._channel(page_id), origin]))
         if got == 0:
             raise _gone()
         if got < 0:
@@ -167,6 +203,7 @@ class RedisStore(PageStore):
             async with client.pipeline(transaction=False) as pipe:
                 for page_id in ids:
                     pipe.expire(self._page(page_id), ttl)
+                    pipe.expire(self._log(page_id), ttl)
                     pipe.expire(self._subs(page_id), ttl)
                 await pipe.execute()
         except self._errors as exc:
@@ -175,7 +212,8 @@ class RedisStore(PageStore):
     async def delete(self, page_id: str) -> None:
         client = self._client()
         try:
-            await client.delete(self._page(page_id), self._lock(page_id), self._subs(page_id))
+            await client.delete(self._page(page_id), self._log(page_id), self._lock(page_id),
+                                self._subs(page_id))
         except self._errors as exc:
             raise self._unavailable(exc) from exc
 
@@ -215,6 +253,9 @@ class RedisStore(PageStore):
 
     def _page(self, page_id: str) -> str:
         return f"{self.prefix}page:{{{page_id}}}"
+
+    def _log(self, page_id: str) -> str:
+        return f"{self.prefix}log:{{{page_id}}}"
 
     def _lock(self, page_id: str) -> str:
         return f"{self.prefix}lock:{{{page_id}}}"

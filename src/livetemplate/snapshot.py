@@ -1,6 +1,5 @@
-"""Page records as a store keeps them: the record object itself in the in-process store
-(:class:`Live`), or ``bytes`` outside the process (:class:`Sealer`): pickled, and signed so a
-changed value is refused. The page path holds one of the two as its codec.
+"""Page records as bytes for a store outside the process: pickled, and signed so a changed
+value is refused (whole records here; ``livetemplate.records`` makes deltas of them too).
 
 A sealed record is ``HMAC-SHA256(key, body) + body`` where ``body`` is the pickle of the record's
 template name, data, data model, errors and creation time. The key is derived from the
@@ -16,7 +15,7 @@ import hmac
 import logging
 import pickle
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from .errors import PageNotFound, UnstorableError
 from .store import PageRecord
@@ -33,9 +32,6 @@ HOW_TO_FIX = (
 )
 
 
-Codec = Union["Live", "Sealer"]
-
-
 @dataclass
 class Opened:
     template: str
@@ -45,26 +41,14 @@ class Opened:
     created: float
 
 
-class Live:
-    """The codec of the in-process store: a record is the page's own :class:`PageRecord`."""
-
-    def seal(self, record: PageRecord) -> tuple[Any, bytes | None]:
-        return record, None  # no MAC: every change is stored (a version number, no copy)
-
-    def check(self, model: Any) -> None:
-        pass  # any object can be kept
-
-    def open(self, page_id: str, record: PageRecord) -> tuple[Opened, bytes | None]:
-        return Opened(record.template, record.data, record.model, record.errors,
-                      record.created), None
-
-
 class Sealer:
     def __init__(self, secret: str | bytes) -> None:
         raw = secret.encode() if isinstance(secret, str) else secret
         self._key = hmac.new(raw, b"livetemplate.page-record", hashlib.sha256).digest()
+        # Deltas have a key of their own: a delta can never pass for a record, nor the reverse.
+        self._delta_key = hmac.new(raw, b"livetemplate.page-delta", hashlib.sha256).digest()
 
-    def seal(self, record: PageRecord) -> tuple[Any, bytes | None]:
+    def seal(self, record: PageRecord) -> tuple[bytes, bytes]:
         """``(sealed record, its MAC)``; raises :class:`UnstorableError` naming what failed."""
         state = (FORMAT, record.template, record.data, record.model, record.errors,
                  record.created)
@@ -76,11 +60,32 @@ class Sealer:
         mac = hmac.new(self._key, body, hashlib.sha256).digest()
         return mac + body, mac
 
+    def seal_bytes(self, body: bytes) -> bytes:
+        """``body`` (a delta pickled by this application) with its MAC in front."""
+        return hmac.new(self._delta_key, body, hashlib.sha256).digest() + body
+
+    def open_bytes(self, page_id: str, sealed: bytes) -> bytes:
+        """The body of ``seal_bytes``; refused with ``PageNotFound`` when the MAC fails."""
+        mac, body = sealed[:MAC_SIZE], sealed[MAC_SIZE:]
+        if not hmac.compare_digest(mac, hmac.new(self._delta_key, body,
+                                                 hashlib.sha256).digest()):
+            logger.error("livetemplate: a stored change of page %s fails its signature check:"
+                         " it was written with another secret or changed outside livetemplate;"
+                         " it is refused", page_id)
+            raise PageNotFound(
+                "the stored page is refused: its signature does not match (every worker must"
+                " share the same LIVETEMPLATE_SECRET); reload to start a new page"
+            )
+        return body
+
+    def unstorable(self, record: PageRecord, exc: BaseException) -> UnstorableError:
+        return UnstorableError(f"{_culprit(record)} cannot be stored: {exc}. {HOW_TO_FIX}")
+
     def check(self, model: Any) -> None:
         """Raise :class:`UnstorableError` now if ``model`` cannot be pickled."""
         self.seal(PageRecord(id="", template="", data={}, model=model))
 
-    def open(self, page_id: str, sealed: Any) -> tuple[Opened, bytes | None]:
+    def open(self, page_id: str, sealed: bytes) -> tuple[Opened, bytes]:
         """The record and its MAC; a record that fails the check is refused with ``PageNotFound``
         (and a log line), since nothing else can be done with it."""
         mac, body = sealed[:MAC_SIZE], sealed[MAC_SIZE:]

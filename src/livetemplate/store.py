@@ -1,18 +1,22 @@
 """Where pages live between changes: the one store interface, and the in-process store.
 
-A store keeps, per page, a **record** with a **version** (1, 2, ...) and a time to live. What a
-record is depends on the store: the in-process :class:`MemoryStore` keeps the page's own
-:class:`PageRecord` object (no copy, no pickle), a store outside the process (Redis, or one you
-write) keeps sealed ``bytes`` (``livetemplate.snapshot``: pickled and signed). The live half of a
-page — its mounted slot tree and its connections — belongs to one process and is rebuilt from the
-record (by mounting it) in a process that sees the page for the first time.
+A store keeps, per page, a **version** (1, 2, ...), the last whole record (a *snapshot*) and the
+*deltas* stored after it, and a time to live. What a record is depends on the store: the
+in-process :class:`MemoryStore` keeps the page's own :class:`PageRecord` object (no copy, no
+pickle; every version is a whole record), a store outside the process (Redis, or one you write)
+keeps sealed ``bytes`` (``livetemplate.records``: pickled and signed), mostly deltas — what an
+action changed — with a snapshot now and then. The live half of a page — its mounted slot tree
+and its connections — belongs to one process and is rebuilt from the record (by mounting it) in a
+process that sees the page for the first time.
 
 Every change of a page, in every process, goes the same way (``livetemplate.page``): take the
-page's lease (``acquire``, which also returns the newest record when the caller's copy is older),
-change the page, ``commit`` the new record as the next version — which ends the lease and sends a
-notice ``(page id, version, origin)`` to every other process subscribed to the page — or
-``commit`` nothing, which only ends the lease. Processes that miss a notice still catch up: every
-``acquire`` and ``fetch`` compares versions.
+page's lease (``acquire``, which also returns a :class:`Catchup` when the caller's copy is
+older), change the page, ``commit`` an :class:`Update` (a snapshot or a delta) as the next
+version — which ends the lease and sends a notice ``(page id, version, origin)`` to every other
+process subscribed to the page — or ``commit`` nothing, which only ends the lease. Processes that
+miss a notice still catch up: every ``acquire`` and ``fetch`` compares versions, and returns the
+deltas after the caller's version (or the snapshot and every delta after it, when the caller's
+version is older than the snapshot).
 
 Errors: :class:`~livetemplate.errors.StoreUnavailable` when the store cannot be reached,
 :class:`~livetemplate.errors.PageNotFound` for a page that expired,
@@ -29,7 +33,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import PageBusy, PageConflict, PageNotFound
 
@@ -43,6 +47,20 @@ class PageRecord:
     errors: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
     last_seen: float = 0.0
+
+
+class Update(NamedTuple):
+    """What ``commit`` stores as the next version."""
+
+    full: bool  # True: ``body`` is a whole record (a snapshot); False: a delta on the version before
+    body: Any
+
+
+class Catchup(NamedTuple):
+    """What ``fetch`` and ``acquire`` return when the caller's copy is older than the store's."""
+
+    base: Any  # a whole record to start from; None: the deltas apply to the caller's copy
+    deltas: list[Any]  # the deltas after ``base`` (or after the caller's version), oldest first
 
 
 Notice = Callable[[str, int, str], None]  # (page id, version, origin worker)
@@ -62,23 +80,24 @@ class PageStore(ABC):
 
     @abstractmethod
     async def create(self, page_id: str, record: Any, ttl: int) -> int:
-        """Store a new page at version 1; returns 1."""
+        """Store a new page at version 1 (``record``: its first snapshot); returns 1."""
 
     @abstractmethod
-    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Any] | None:
-        """``(version, record)``, the record ``None`` when ``have`` is that version; ``None`` when
-        the page is gone. Counts as a use (the time to live starts again)."""
+    async def fetch(self, page_id: str, have: int, ttl: int) -> tuple[int, Catchup | None] | None:
+        """``(version, catchup)``, ``catchup`` ``None`` when ``have`` is that version; ``None``
+        when the page is gone. Counts as a use (the time to live starts again)."""
 
     @abstractmethod
-    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Any]:
-        """Take the page's lease (waiting while another holds it): ``(lease, version, record)``,
-        the record ``None`` when ``have`` is the stored version."""
+    async def acquire(self, page_id: str, have: int) -> tuple[str, int, Catchup | None]:
+        """Take the page's lease (waiting while another holds it): ``(lease, version,
+        catchup)``, ``catchup`` ``None`` when ``have`` is the stored version."""
 
     @abstractmethod
-    async def commit(self, page_id: str, lease: str, version: int, record: Any,
+    async def commit(self, page_id: str, lease: str, version: int, update: Update | None,
                      ttl: int, origin: str) -> int:
-        """End ``lease``; with a ``record`` (not ``None``), first store it as version
-        ``version + 1`` and send the notice. Returns the page's version; raises
+        """End ``lease``; with an ``update``, first store it as version ``version + 1`` (a
+        snapshot replaces the snapshot and drops the deltas before it; a delta is kept after
+        them) and send the notice. Returns the page's version; raises
         :class:`~livetemplate.errors.PageConflict` when the page is no longer at ``version``."""
 
     @abstractmethod
@@ -109,13 +128,29 @@ SharedStore = PageStore
 
 
 class _Entry:
-    __slots__ = ("version", "record", "expires", "lease")
+    __slots__ = ("version", "base", "base_version", "deltas", "expires", "lease")
 
     def __init__(self, record: Any, expires: float) -> None:
-        self.version = 1
-        self.record = record
+        self.version = self.base_version = 1
+        self.base = record
+        self.deltas: list[Any] = []  # versions base_version + 1 ... version
         self.expires = expires
         self.lease: str | None = None
+
+    def since(self, have: int) -> Catchup | None:
+        """What a copy at version ``have`` needs to catch up."""
+        if have == self.version:
+            return None
+        if self.base_version <= have < self.version:
+            return Catchup(None, self.deltas[have - self.base_version:])
+        return Catchup(self.base, list(self.deltas))
+
+    def store(self, update: Update) -> None:
+        self.version += 1
+        if update.full:
+            self.base, self.base_version, self.deltas = update.body, self.version, []
+        else:
+            self.deltas.append(update.body)
 
 
 class MemoryStore(PageStore):
@@ -172,7 +207,7 @@ class MemoryStore(PageStore):
         if entry is None:
             return None
         entry.expires = now + ttl
-        return entry.version, (None if entry.version == have else entry.record)
+        return entry.version, entry.since(have)
 
     async def acquire(self, page_id: str, have: int) -> tuple[str, int, Any]:
         # Not checked for expiry: a page changed now is in use (its ttl starts again at commit).
@@ -183,7 +218,7 @@ class MemoryStore(PageStore):
             entry = await self._wait(page_id, entry)
         lease = entry.lease = str(next(self._leases))
         version = entry.version
-        return lease, version, (None if version == have else entry.record)
+        return lease, version, (None if version == have else entry.since(have))
 
     async def _wait(self, page_id: str, entry: _Entry) -> _Entry:
         waited, delay = 0.0, 0.001
@@ -200,7 +235,7 @@ class MemoryStore(PageStore):
             entry = got
         return entry
 
-    async def commit(self, page_id: str, lease: str, version: int, record: Any,
+    async def commit(self, page_id: str, lease: str, version: int, update: Update | None,
                      ttl: int, origin: str) -> int:
         entry = self._entries.get(page_id)
         if entry is None:
@@ -208,13 +243,13 @@ class MemoryStore(PageStore):
         if entry.lease == lease:
             entry.lease = None
         entry.expires = self.clock() + ttl
-        if record is None:
+        if update is None:
             return entry.version
         if entry.version != version:
             raise PageConflict("the page was changed by another application while this change"
                                " ran; it was not applied: try again")
-        entry.version = version = version + 1
-        entry.record = record
+        entry.store(update)
+        version = entry.version
         subscribers = self._subscribers.get(page_id)
         if subscribers and (len(subscribers) > 1 or origin not in subscribers):
             loop = asyncio.get_running_loop()
