@@ -7,7 +7,9 @@ process over real WebSockets:
 1. fan-out latency: an action sent by a client of worker A, until a client of worker B holding the
    same page receives the update (median, p99), beside the sender's own round trip;
 2. throughput: actions/s of connections sending actions back to back, each on its own page, on one
-   worker with the in-process store, on one worker with Redis, and on two workers with Redis.
+   worker with the in-process store, on one worker with Redis, and on two workers with Redis;
+3. the cost of one action by page size (``bench/store_cost.py``): the counter, and 1,000 and
+   10,000 to-dos with one row toggled, on Redis and in-process, beside Jinja2's re-render.
 
 Everything runs on this machine's cores: on a 2-core machine the two workers, Redis and the client
 share two cores, so two workers cannot be twice one. Options: ``--seconds`` per measurement
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from bench.bench_cluster import FACTORY, FanOut, cluster_env, fan_out, throughput
 from bench.bench_server import Run, Server
+from bench.store_cost import costs, table
 
 MAX_ACTIONS = 100_000
 
@@ -58,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                                ("1 worker, Redis", [a]), ("2 workers, Redis", [a, b])):
             asyncio.run(throughput(servers, connections, 0.2, 200))
             runs[label] = asyncio.run(throughput(servers, connections, seconds, MAX_ACTIONS))
+        per_action = costs(redis.url, 1 if args.quick else 3, 0.05 if args.quick else 1.0)
 
     cores = os.cpu_count() or 0
     print(f"uvicorn workers + redis-server + this client on {cores} cores, loopback,"
@@ -80,6 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         cpu = run.server_cpu / run.actions * 1e6 if run.actions else 0.0
         print(f"| {label} | {run.per_second:,.0f} | {run.per_second / base if base else 0:.2f} |"
               f" {run.median_us:,.0f} | {run.latency_us(0.99):,.0f} | {cpu:,.0f} |")
+    memory_rate = runs["1 worker, in-process store"].per_second
+    print(f"\none worker on Redis vs the in-process store (counter): {base / memory_rate:.2f}x"
+          " the actions/s" if memory_rate else "")
+    print("\nper action, by page size (one process, handle_action back to back, one page):\n")
+    print(table(per_action))
     if args.json:
         with open(args.json, "w") as out:
             json.dump({
@@ -90,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 "throughput": {label: {"per_second": run.per_second, "p50_us": run.median_us,
                                        "p99_us": run.latency_us(0.99)}
                                for label, run in runs.items()},
+                "per_action_us": per_action,
             }, out, indent=2)
     return 0
 
