@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import secrets
 from collections.abc import Iterable
@@ -133,7 +134,9 @@ class RedisStore(PageStore):
                          "socket_connect_timeout": min(socket_timeout, 2.0), **options}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Any = None
-        self._scripts: dict[str, Any] = {}
+        self._idle: list[Any] = []  # connections of the page path, free
+        self._no_script: type[BaseException] = OSError
+        self._broken: type[BaseException] = OSError
         self._errors: tuple[type[BaseException], ...] = (OSError,)
         self._unreachable_errors: tuple[type[BaseException], ...] = (OSError,)
         self._listener = _Subscriptions(self)
@@ -243,6 +246,9 @@ class RedisStore(PageStore):
 
     async def close(self) -> None:
         await self._listener.stop()
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            await _disconnect(conn)
         if self._redis is not None and self._loop is asyncio.get_running_loop():
             with contextlib.suppress(Exception):
                 await self._redis.aclose()
@@ -295,17 +301,50 @@ class RedisStore(PageStore):
             options = {"retry": Retry(NoBackoff(), 1, (exceptions.ConnectionError,)),
                        **self._options}
             self._redis = aioredis.Redis.from_url(self.url, **options)
-            self._scripts = {name: self._redis.register_script(source) for name, source in (
-                ("fetch", _FETCH), ("acquire", _ACQUIRE), ("commit", _COMMIT),
-                ("create", _CREATE))}
+            self._no_script = exceptions.NoScriptError
+            self._broken = exceptions.ConnectionError
+            self._idle = []
         return self._redis
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        self._client()
+        """Run one of the scripts on a connection of the store's own.
+
+        The page path's commands go straight to a connection (``send_command`` and
+        ``read_response``), not through redis-py's command layer: that layer (its pool, retries,
+        reply callbacks, observability hooks) costs about as much CPU as the round trip itself,
+        and it is paid twice per action. Connections are taken from and returned to a list; one
+        that fails is dropped.
+        """
+        client = self._client()
+        idle = self._idle
+        reused = bool(idle)
+        conn = idle.pop() if reused else client.connection_pool.make_connection()
         try:
-            return await self._scripts[script](keys=keys, args=args)
-        except self._errors as exc:
-            raise self._unavailable(exc) from exc
+            try:
+                got = await self._call(conn, script, keys, args)
+            except self._broken:
+                if not reused:
+                    raise
+                # A connection Redis closed while it was idle (a restart) fails on its next
+                # use, before the command ran there: once more, on a new connection.
+                await _disconnect(conn)
+                conn = client.connection_pool.make_connection()
+                got = await self._call(conn, script, keys, args)
+        except BaseException as exc:
+            await _disconnect(conn)  # its state is unknown: never reused
+            if isinstance(exc, self._errors):
+                raise self._unavailable(exc) from exc
+            raise
+        idle.append(conn)
+        return got
+
+    async def _call(self, conn: Any, script: str, keys: list[str], args: list[Any]) -> Any:
+        await conn.send_command("EVALSHA", _SHAS[script], len(keys), *keys, *args)
+        try:
+            return await conn.read_response()
+        except self._no_script:  # a Redis that restarted forgot the scripts: EVAL loads it
+            await conn.send_command("EVAL", _SCRIPTS[script], len(keys), *keys, *args)
+            return await conn.read_response()
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
         if isinstance(exc, self._unreachable_errors):
@@ -318,6 +357,15 @@ class RedisStore(PageStore):
             f"the page store refused the change ({type(exc).__name__}: {exc}); nothing was"
             " changed (the server log says more)"
         )
+
+
+_SCRIPTS = {"fetch": _FETCH, "acquire": _ACQUIRE, "commit": _COMMIT, "create": _CREATE}
+_SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SCRIPTS.items()}
+
+
+async def _disconnect(conn: Any) -> None:
+    with contextlib.suppress(Exception):
+        await conn.disconnect()
 
 
 def _gone() -> PageNotFound:
