@@ -222,3 +222,64 @@ async def _until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+def test_a_worker_keeps_the_lock_between_its_changes_and_gives_it_back_when_idle(
+        redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        calls: list[str] = []
+        run_script = store._run
+
+        async def counted(script: str, keys: list[str], args: list[Any]) -> Any:
+            calls.append(script)
+            return await run_script(script, keys, args)
+
+        store._run = counted  # type: ignore[method-assign]
+        await store.create("p", b"0", 60)
+        version = 1
+        for i in range(3):
+            lock, version, _ = await store.acquire("p", version)
+            version = await store.commit("p", lock, version, Update(False, b"%d" % i), 60, "w")
+        # One round trip per change once the lock is kept: the first acquire only.
+        assert calls == ["create", "acquire", "commit", "commit", "commit"]
+        assert redis.command("EXISTS", store._lock("p")) == b":1"  # kept
+        await asyncio.sleep(0.3)  # idle for longer than keep: given back
+        assert redis.command("EXISTS", store._lock("p")) == b":0"
+        lock, version, catchup = await store.acquire("p", version)
+        assert (version, catchup) == (4, None) and calls[-1] == "acquire"
+        await store.commit("p", lock, version, None, 60, "w")
+
+    run(redis, test, keep=0.05)
+
+
+def test_another_worker_gets_a_kept_lock_once_it_is_idle(redis: RedisServer) -> None:
+    prefix = f"t{free_port()}:"
+
+    async def test(a: RedisStore) -> None:
+        b = RedisStore(redis.url, prefix=prefix, keep=0.05)
+        await a.create("p", b"0", 60)
+        lock, version, _ = await a.acquire("p", 1)
+        await a.commit("p", lock, version, Update(False, b"a"), 60, "a")  # a keeps the lock
+        lock, version, catchup = await b.acquire("p", 1)  # waits until a gives it back
+        assert (version, catchup) == (2, Catchup(None, [b"a"]))
+        await b.commit("p", lock, version, Update(False, b"b"), 60, "b")
+        # a's kept state is stale now: its next change asks Redis and catches up.
+        lock, version, catchup = await a.acquire("p", 2)
+        assert (version, catchup) == (3, Catchup(None, [b"b"]))
+        await a.commit("p", lock, version, None, 60, "a")
+        await b.close()
+
+    run_on(RedisStore(redis.url, prefix=prefix, keep=0.05), test)
+
+
+def test_a_long_change_on_a_kept_lock_has_its_lease_renewed(redis: RedisServer) -> None:
+    async def test(store: RedisStore) -> None:
+        await store.create("p", b"0", 60)
+        lock, version, _ = await store.acquire("p", 1)
+        version = await store.commit("p", lock, version, Update(False, b"a"), 60, "w")
+        lock, version, _ = await store.acquire("p", version)  # the kept lock: 0.2 s lease
+        await asyncio.sleep(0.3)  # past the kept lease: renewed to lock_timeout meanwhile
+        assert redis.command("EXISTS", store._lock("p")) == b":1"
+        assert await store.commit("p", lock, version, Update(False, b"b"), 60, "w") == 3
+
+    run(redis, test, keep=0.05, keep_lease=0.2)

@@ -65,22 +65,45 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return since(tonumber(ARGV[1]))
 """
 
+# Takes the lock, or renews it when ARGV[1] holds it already (a lease this process kept).
 _ACQUIRE = _SINCE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
-if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end
+local holder = redis.call('GET', KEYS[3])
+if holder and holder ~= ARGV[1] then return {1} end
+redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
 return {2, since(tonumber(ARGV[3]))}
 """
 
+# Returns {version or 0 (gone) or -1 (conflict), 1 if the lock is kept (ARGV[8] ms) else 0}.
 _COMMIT = """
-if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local mine = redis.call('GET', KEYS[2]) == ARGV[1]
+local keep = 0
+local function done()
+  if mine then
+    if tonumber(ARGV[8]) > 0 then
+      redis.call('PEXPIRE', KEYS[2], ARGV[8])
+      keep = 1
+    else
+      redis.call('DEL', KEYS[2])
+    end
+  end
+end
 local v = redis.call('HGET', KEYS[1], 'v')
-if not v then return 0 end
+if not v then
+  if mine then redis.call('DEL', KEYS[2]) end
+  return {0, 0}
+end
 if ARGV[3] == '' then
   redis.call('EXPIRE', KEYS[1], ARGV[5])
   redis.call('EXPIRE', KEYS[4], ARGV[5])
-  return tonumber(v)
+  done()
+  return {tonumber(v), keep}
 end
-if v ~= ARGV[2] then return -1 end
+if v ~= ARGV[2] then
+  if mine then redis.call('DEL', KEYS[2]) end
+  return {-1, 0}
+end
+done()
 local nv = tonumber(v) + 1
 if ARGV[3] == 'f' then
   redis.call('HSET', KEYS[1], 'v', nv, 's', nv, 'b', ARGV[4])
@@ -94,7 +117,14 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 if redis.call('SCARD', KEYS[3]) > redis.call('SISMEMBER', KEYS[3], ARGV[7]) then
   redis.call('PUBLISH', ARGV[6], nv .. ' ' .. ARGV[7])
 end
-return nv
+return {nv, keep}
+"""
+
+# Gives back a kept lock, or renews it for an action that runs long (ARGV[2] ms; 0: give back).
+_LEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(ARGV[2]) > 0 then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return redis.call('DEL', KEYS[1])
 """
 
 _CREATE = """
@@ -125,16 +155,21 @@ class RedisStore(PageStore):
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "lt:",
                  lock_timeout: float = 30.0, lock_wait: float = 10.0,
-                 socket_timeout: float = 5.0, **options: Any) -> None:
+                 socket_timeout: float = 5.0, keep: float = 0.005, keep_lease: float = 2.0,
+                 **options: Any) -> None:
         self.url = url
         self.prefix = prefix
         self.lock_timeout = lock_timeout
         self.lock_wait = lock_wait
+        self.keep = keep
+        self.keep_lease = min(keep_lease, lock_timeout)
         self._options = {"socket_timeout": socket_timeout,
                          "socket_connect_timeout": min(socket_timeout, 2.0), **options}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._redis: Any = None
         self._idle: list[Any] = []  # connections of the page path, free
+        self._kept: dict[str, _Kept] = {}  # page id -> the lock this process keeps
+        self._leasing: set[asyncio.Future[Any]] = set()
         self._no_script: type[BaseException] = OSError
         self._broken: type[BaseException] = OSError
         self._errors: tuple[type[BaseException], ...] = (OSError,)
@@ -159,7 +194,19 @@ class RedisStore(PageStore):
         return _catchup(got)
 
     async def acquire(self, page_id: str, have: int) -> tuple[str, int, Catchup | None]:
-        lock = secrets.token_hex(8)
+        loop = asyncio.get_running_loop()
+        kept = self._kept.get(page_id)
+        if kept is not None and not kept.busy and kept.version == have \
+                and loop.time() < kept.until:
+            # This process kept the page's lock since its last change here, and nobody can
+            # have changed the page meanwhile: no round trip. An action that outlives half the
+            # kept lease has it renewed.
+            kept.busy = True
+            kept.renew = loop.call_later(self.keep_lease / 2, self._renew, page_id, kept.lock)
+            return kept.lock, have, None
+        # A kept lock that is free is renewed with its own token; one in use (by another
+        # Application of this process on this store) is waited for like another process's.
+        lock = kept.lock if kept is not None and not kept.busy else secrets.token_hex(8)
         keys = [self._page(page_id), self._log(page_id), self._lock(page_id)]
         args = [lock, max(1, int(self.lock_timeout * 1000)), have]
         delay, waited = 0.001, 0.0
@@ -167,8 +214,14 @@ class RedisStore(PageStore):
             got = await self._run("acquire", keys, args)
             if got[0] == 2:
                 version, catchup = _catchup(got[1])
+                kept = self._kept.get(page_id)
+                if kept is None or kept.lock != lock:
+                    self._forget(page_id)
+                    kept = self._kept[page_id] = _Kept(lock)
+                kept.busy, kept.version = True, version
                 return lock, version, catchup
             if got[0] == 0:
+                self._forget(page_id)
                 raise _gone()
             if waited >= self.lock_wait:
                 raise PageBusy(
@@ -182,11 +235,30 @@ class RedisStore(PageStore):
 
     async def commit(self, page_id: str, lock: str, version: int, update: Update | None,
                      ttl: int, origin: str) -> int:
+        kept = self._kept.get(page_id)
+        if kept is not None and kept.lock != lock:
+            kept = None
+        if kept is not None and kept.renew is not None:
+            kept.renew.cancel()
+            kept.renew = None
+        if update is None and kept is not None and kept.busy and kept.version == version:
+            return self._keep(page_id, kept, version)  # nothing to store: the lock stays here
         kind, body = ("", b"") if update is None else ("f" if update.full else "d", update.body)
-        got = int(await self._run(
-            "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id),
-                       self._log(page_id)],
-            [lock, version, kind, body, ttl, self._channel(page_id), origin]))
+        hold = max(1, int(self.keep_lease * 1000)) if self.keep > 0 else 0
+        try:
+            got, held = await self._run(
+                "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id),
+                           self._log(page_id)],
+                [lock, version, kind, body, ttl, self._channel(page_id), origin, hold])
+        except BaseException:
+            if kept is not None:
+                self._forget(page_id)
+            raise
+        if kept is not None:
+            if got > 0 and held:
+                self._keep(page_id, kept, got)
+            else:
+                self._forget(page_id)
         if got == 0:
             raise _gone()
         if got < 0:
@@ -196,6 +268,53 @@ class RedisStore(PageStore):
                 " try again"
             )
         return got
+
+    # --- kept locks ---------------------------------------------------------------------------
+
+    def _keep(self, page_id: str, kept: _Kept, version: int) -> int:
+        """After a change: keep the page's lock for the next one, for ``keep`` idle seconds."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        kept.busy, kept.version, kept.last = False, version, now
+        kept.until = now + self.keep_lease / 2  # well within the lease Redis keeps
+        if kept.idle is None:
+            kept.idle = loop.call_later(self.keep, self._went_idle, page_id, kept)
+        return version
+
+    def _went_idle(self, page_id: str, kept: _Kept) -> None:
+        kept.idle = None
+        if self._kept.get(page_id) is not kept or kept.busy:
+            return  # forgotten, or in use again (its commit arms this again)
+        loop = asyncio.get_running_loop()
+        left = kept.last + self.keep - loop.time()
+        if left > 0:
+            kept.idle = loop.call_later(left, self._went_idle, page_id, kept)
+            return
+        del self._kept[page_id]
+        self._lease_soon(page_id, kept.lock, 0)  # give it back
+
+    def _renew(self, page_id: str, lock: str) -> None:
+        kept = self._kept.get(page_id)
+        if kept is not None and kept.lock == lock and kept.busy:
+            kept.renew = None
+            self._lease_soon(page_id, lock, max(1, int(self.lock_timeout * 1000)))
+
+    def _lease_soon(self, page_id: str, lock: str, ms: int) -> None:
+        task = asyncio.ensure_future(self._run("lease", [self._lock(page_id)], [lock, ms]))
+        self._leasing.add(task)
+        task.add_done_callback(self._leased)
+
+    def _leased(self, task: asyncio.Future[Any]) -> None:
+        self._leasing.discard(task)
+        if not task.cancelled() and task.exception() is not None:  # the lease runs out anyway
+            logger.debug("livetemplate: a page lock was not given back: %s", task.exception())
+
+    def _forget(self, page_id: str) -> None:
+        kept = self._kept.pop(page_id, None)
+        if kept is not None:
+            for handle in (kept.idle, kept.renew):
+                if handle is not None:
+                    handle.cancel()
 
     async def touch(self, page_ids: Iterable[str], ttl: int) -> None:
         ids = list(page_ids)
@@ -213,6 +332,7 @@ class RedisStore(PageStore):
             raise self._unavailable(exc) from exc
 
     async def delete(self, page_id: str) -> None:
+        self._forget(page_id)
         client = self._client()
         try:
             await client.delete(self._page(page_id), self._log(page_id), self._lock(page_id),
@@ -245,6 +365,13 @@ class RedisStore(PageStore):
         self._listener.unsubscribe(self._channel(page_id))
 
     async def close(self) -> None:
+        for page_id, kept in list(self._kept.items()):
+            self._forget(page_id)
+            if self._loop is asyncio.get_running_loop():
+                with contextlib.suppress(Exception):
+                    await self._run("lease", [self._lock(page_id)], [kept.lock, 0])
+        if self._leasing:
+            await asyncio.wait(list(self._leasing), timeout=1.0)
         await self._listener.stop()
         idle, self._idle = self._idle, []
         for conn in idle:
@@ -302,6 +429,8 @@ class RedisStore(PageStore):
                        **self._options}
             self._redis = aioredis.Redis.from_url(self.url, **options)
             self._no_script = exceptions.NoScriptError
+            self._kept = {}
+            self._leasing = set()
             self._broken = exceptions.ConnectionError
             self._idle = []
         return self._redis
@@ -359,7 +488,8 @@ class RedisStore(PageStore):
         )
 
 
-_SCRIPTS = {"fetch": _FETCH, "acquire": _ACQUIRE, "commit": _COMMIT, "create": _CREATE}
+_SCRIPTS = {"fetch": _FETCH, "acquire": _ACQUIRE, "commit": _COMMIT, "create": _CREATE,
+            "lease": _LEASE}
 _SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SCRIPTS.items()}
 
 
@@ -381,6 +511,21 @@ def _safe_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+class _Kept:
+    """A page lock this process keeps between its changes of the page."""
+
+    __slots__ = ("lock", "version", "busy", "until", "last", "idle", "renew")
+
+    def __init__(self, lock: str) -> None:
+        self.lock = lock
+        self.version = 0  # the page's version when the lock was kept
+        self.busy = False  # a change of this process holds it now
+        self.until = 0.0  # loop time until which it may be used without asking Redis
+        self.last = 0.0  # loop time of its last use
+        self.idle: asyncio.TimerHandle | None = None  # gives it back once idle for ``keep``
+        self.renew: asyncio.TimerHandle | None = None  # renews the lease of a long change
 
 
 class _Subscriptions:
