@@ -235,6 +235,7 @@ def test_a_worker_keeps_the_lock_between_its_changes_and_gives_it_back_when_idle
             return await run_script(script, keys, args)
 
         store._run = counted  # type: ignore[method-assign]
+        store.listen("w", lambda *notice: None, lambda error: None)  # hears requests for it
         await store.create("p", b"0", 60)
         version = 1
         for i in range(3):
@@ -252,15 +253,22 @@ def test_a_worker_keeps_the_lock_between_its_changes_and_gives_it_back_when_idle
     run(redis, test, keep=0.05)
 
 
-def test_another_worker_gets_a_kept_lock_once_it_is_idle(redis: RedisServer) -> None:
+def test_another_worker_asks_for_a_kept_lock_and_gets_it(redis: RedisServer) -> None:
     prefix = f"t{free_port()}:"
 
     async def test(a: RedisStore) -> None:
-        b = RedisStore(redis.url, prefix=prefix, keep=0.05)
+        b = RedisStore(redis.url, prefix=prefix, keep=30.0)
+        for store in (a, b):
+            store.listen("w", lambda *notice: None, lambda error: None)
+        await asyncio.sleep(0.2)  # both listeners subscribed
         await a.create("p", b"0", 60)
         lock, version, _ = await a.acquire("p", 1)
         await a.commit("p", lock, version, Update(False, b"a"), 60, "a")  # a keeps the lock
-        lock, version, catchup = await b.acquire("p", 1)  # waits until a gives it back
+        assert redis.command("EXISTS", a._lock("p")) == b":1"
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        lock, version, catchup = await b.acquire("p", 1)  # asks a, which gives it back
+        assert loop.time() - started < 5.0  # long before a's keep (30 s) ran out
         assert (version, catchup) == (2, Catchup(None, [b"a"]))
         await b.commit("p", lock, version, Update(False, b"b"), 60, "b")
         # a's kept state is stale now: its next change asks Redis and catches up.
@@ -269,14 +277,16 @@ def test_another_worker_gets_a_kept_lock_once_it_is_idle(redis: RedisServer) -> 
         await a.commit("p", lock, version, None, 60, "a")
         await b.close()
 
-    run_on(RedisStore(redis.url, prefix=prefix, keep=0.05), test)
+    run_on(RedisStore(redis.url, prefix=prefix, keep=30.0), test)
 
 
 def test_a_long_change_on_a_kept_lock_has_its_lease_renewed(redis: RedisServer) -> None:
     async def test(store: RedisStore) -> None:
+        store.listen("w", lambda *notice: None, lambda error: None)
         await store.create("p", b"0", 60)
         lock, version, _ = await store.acquire("p", 1)
         version = await store.commit("p", lock, version, Update(False, b"a"), 60, "w")
+        assert store._kept["p"].version == 2
         lock, version, _ = await store.acquire("p", version)  # the kept lock: 0.2 s lease
         await asyncio.sleep(0.3)  # past the kept lease: renewed to lock_timeout meanwhile
         assert redis.command("EXISTS", store._lock("p")) == b":1"

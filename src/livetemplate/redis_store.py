@@ -69,7 +69,7 @@ return since(tonumber(ARGV[1]))
 _ACQUIRE = _SINCE + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
 local holder = redis.call('GET', KEYS[3])
-if holder and holder ~= ARGV[1] then return {1} end
+if holder and holder ~= ARGV[1] then return {1, holder} end
 redis.call('SET', KEYS[3], ARGV[1], 'PX', ARGV[2])
 return {2, since(tonumber(ARGV[3]))}
 """
@@ -150,12 +150,17 @@ class RedisStore(PageStore):
     and its change is refused with ``page_conflict`` if another process changed the page
     meanwhile). ``lock_wait``: seconds an action waits for a page another process is changing.
     ``socket_timeout``: seconds one Redis command may take before the store counts as unreachable.
+    ``keep``: seconds a process keeps a page's lock after its change of the page, so that its next
+    change needs one round trip instead of two; another process that wants the lock asks for it
+    (a message on ``{prefix}workers``) and gets it once the change holding it is stored.
+    ``keep_lease``: the lease of a kept lock in Redis (seconds): how long other processes wait
+    for it at most if the process keeping it dies. ``keep=0`` gives every lock back at once.
     Other keyword arguments go to ``redis.asyncio.Redis.from_url``.
     """
 
     def __init__(self, url: str = "redis://127.0.0.1:6379/0", *, prefix: str = "lt:",
                  lock_timeout: float = 30.0, lock_wait: float = 10.0,
-                 socket_timeout: float = 5.0, keep: float = 0.005, keep_lease: float = 2.0,
+                 socket_timeout: float = 5.0, keep: float = 1.0, keep_lease: float = 2.0,
                  **options: Any) -> None:
         self.url = url
         self.prefix = prefix
@@ -163,6 +168,7 @@ class RedisStore(PageStore):
         self.lock_wait = lock_wait
         self.keep = keep
         self.keep_lease = min(keep_lease, lock_timeout)
+        self.asks = f"{prefix}workers"  # where processes ask each other for kept locks
         self._options = {"socket_timeout": socket_timeout,
                          "socket_connect_timeout": min(socket_timeout, 2.0), **options}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -210,6 +216,7 @@ class RedisStore(PageStore):
         keys = [self._page(page_id), self._log(page_id), self._lock(page_id)]
         args = [lock, max(1, int(self.lock_timeout * 1000)), have]
         delay, waited = 0.001, 0.0
+        asked = None
         while True:
             got = await self._run("acquire", keys, args)
             if got[0] == 2:
@@ -223,6 +230,10 @@ class RedisStore(PageStore):
             if got[0] == 0:
                 self._forget(page_id)
                 raise _gone()
+            holder = got[1]
+            if holder != asked:  # a lock kept by another process: ask it to give it back
+                asked = holder
+                await self._ask(page_id, holder)
             if waited >= self.lock_wait:
                 raise PageBusy(
                     f"another worker has been changing this page for over {self.lock_wait:g} s"
@@ -244,7 +255,10 @@ class RedisStore(PageStore):
         if update is None and kept is not None and kept.busy and kept.version == version:
             return self._keep(page_id, kept, version)  # nothing to store: the lock stays here
         kind, body = ("", b"") if update is None else ("f" if update.full else "d", update.body)
-        hold = max(1, int(self.keep_lease * 1000)) if self.keep > 0 else 0
+        # Kept only by a process that hears when another one asks for it (its listener runs).
+        hold = max(1, int(self.keep_lease * 1000)) if (
+            self.keep > 0 and kept is not None and not kept.wanted
+            and self._listener.task is not None) else 0
         try:
             got, held = await self._run(
                 "commit", [self._page(page_id), self._lock(page_id), self._subs(page_id),
@@ -292,6 +306,25 @@ class RedisStore(PageStore):
             return
         del self._kept[page_id]
         self._lease_soon(page_id, kept.lock, 0)  # give it back
+
+    async def _ask(self, page_id: str, holder: bytes) -> None:
+        """Ask every process (the one keeping ``holder``) to give the page's lock back."""
+        try:
+            await self._client().publish(self.asks, f"{page_id} ".encode() + holder)
+        except self._errors as exc:
+            raise self._unavailable(exc) from exc
+
+    def _asked(self, page_id: str, lock: str) -> None:
+        """Another process waits for a lock: given back now, or once the change holding it
+        is stored."""
+        kept = self._kept.get(page_id)
+        if kept is None or kept.lock != lock:
+            return
+        if kept.busy:
+            kept.wanted = True
+            return
+        self._forget(page_id)
+        self._lease_soon(page_id, lock, 0)
 
     def _renew(self, page_id: str, lock: str) -> None:
         kept = self._kept.get(page_id)
@@ -516,7 +549,7 @@ def _safe_url(url: str) -> str:
 class _Kept:
     """A page lock this process keeps between its changes of the page."""
 
-    __slots__ = ("lock", "version", "busy", "until", "last", "idle", "renew")
+    __slots__ = ("lock", "version", "busy", "until", "last", "idle", "renew", "wanted")
 
     def __init__(self, lock: str) -> None:
         self.lock = lock
@@ -526,6 +559,7 @@ class _Kept:
         self.last = 0.0  # loop time of its last use
         self.idle: asyncio.TimerHandle | None = None  # gives it back once idle for ``keep``
         self.renew: asyncio.TimerHandle | None = None  # renews the lease of a long change
+        self.wanted = False  # another process asked for it: given back after this change
 
 
 class _Subscriptions:
@@ -640,7 +674,7 @@ class _Subscriptions:
             self.inflight.clear()
             self.last.clear()
             # A channel of its own keeps the connection subscribed (and so readable) always.
-            channels = [*sorted(self.want), f"{self.store.prefix}workers"]
+            channels = [*sorted(self.want), self.store.asks]
             for channel in channels:
                 self.inflight[channel] = 1
                 self.last[channel] = True
@@ -651,6 +685,10 @@ class _Subscriptions:
         channel = message["channel"]
         if isinstance(channel, bytes):
             channel = channel.decode()
+        if kind == "message" and channel == self.store.asks:
+            page_id, _, lock = message["data"].decode().partition(" ")
+            self.store._asked(page_id, lock)
+            return
         if kind == "message":
             version, _, origin = message["data"].decode().partition(" ")
             if self.on_notice is not None and version.isdigit():
