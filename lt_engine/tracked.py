@@ -47,6 +47,8 @@ from typing import Any, SupportsIndex
 _IMMUTABLE = (str, int, float, bool, bytes, type(None), complex, frozenset, range,
               datetime.date, datetime.time, datetime.timedelta, datetime.tzinfo,
               decimal.Decimal, fractions.Fraction, uuid.UUID, enum.Enum, pathlib.PurePath)
+# The immutable types most values are: neither tracked nor counted as opaque.
+_SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 APPEND_LOG = 64  # appends remembered between structural changes; more count as one
 
 
@@ -464,6 +466,11 @@ def _tracked_class(cls: type) -> type | None:
                 old = read(self, name)
             except AttributeError:
                 old = _NOTHING
+            if type(value) in _SCALARS and type(old) in _SCALARS:
+                # A scalar over a scalar (``count += 1``): nothing to track, drop or count.
+                base_setattr(self, name, value)
+                _notify(self)
+                return
             base_setattr(self, name, track(value))
             if old is not _NOTHING:
                 _drop(self, old)

@@ -24,7 +24,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
-from contextvars import ContextVar
 from typing import Any, Protocol
 
 from starlette.requests import Request
@@ -62,9 +61,6 @@ ERRORS_NAME = "errors"  # the template name under which validation errors are sh
 
 logger = logging.getLogger("livetemplate")
 
-# The page whose change (action or push) the current task runs in, inherited by tasks it starts:
-# updates made there are stored with the change itself.
-_ACTING: ContextVar[Page | None] = ContextVar("livetemplate_acting", default=None)
 
 
 class Registry(Protocol):
@@ -197,6 +193,7 @@ class Page:
         self._connections: list[Connection] = []
         self._lock = PageLock()
         self._stale = False  # a template error left the mount part old, part new
+        self._changing = False  # a change runs: what changes the page is stored with it
         self._stored = Stored(version, None, app.clock())
         self._mount = self._remount()
 
@@ -316,7 +313,7 @@ class Page:
         diff = self._rerender()
         if diff:
             self._broadcast(protocol.tree_message(diff, {}), None)
-        if _ACTING.get() is not self:  # else stored with the running change
+        if not self._changing:  # else stored with the running change
             self._stored.dirty = True
             self._write_behind()
         return diff
@@ -325,10 +322,11 @@ class Page:
         """Assign values and send the update, as a change of the page: under the page's lock,
         to its newest stored state, stored (other processes serving the page get it too).
 
-        Inside an action of the same page (or a task it started) it is ``update``: the values
-        are stored with the action. Then a yield, so the connections' writers send it.
+        While a change of the page runs (inside an action, or from any task meanwhile) it is
+        ``update``: the values are stored with that change. Then a yield, so the connections'
+        writers send it.
         """
-        if _ACTING.get() is self:
+        if self._changing:
             diff = self.update(data, **values)
         else:
             diff = (await self._change(None, None, None, (data, values), True))[protocol.TREE]
@@ -371,6 +369,7 @@ class Page:
         pages = self.app.pages
         store = pages.store
         state = self._stored
+        record = self.record
         lock = self._lock
         if not lock.take_now():
             await lock.acquire()
@@ -378,10 +377,10 @@ class Page:
             if state.fresh is not None or state.dirty or state.touch:  # (state.pending)
                 await self._save_pending()
             codec = pages.codec
-            unsaved = local and codec.unsaved(self.record, state.codec)
-            lease, version, newer = await store.acquire(self.id, state.version)
+            unsaved = local and codec.unsaved(record, state.codec)
+            lease, version, newer = await store.acquire(record.id, state.version)
             if newer is not None and unsaved:
-                await _release(store, self.id, lease, version, pages.ttl)
+                await _release(store, record.id, lease, version, pages.ttl)
                 await self._reload()
                 raise _lost_in_place()
             failed: BaseException | None = None
@@ -389,11 +388,13 @@ class Page:
             try:
                 if newer is not None:
                     self._load(version, newer)  # the mount catches up with the diff below
-                acting = _ACTING.set(self)
+                # From here to the record's update, whatever changes the page (this action,
+                # an update() or push() from any task) is stored with this change.
+                self._changing = True
                 try:
                     if func is not None:
                         try:
-                            result = start_action(func, self.record.model, ctx)
+                            result = start_action(func, record.model, ctx)
                             if is_pending(result):  # Limits.action_timeout
                                 result = await self._await_action(result, ctx.action)  # type: ignore[union-attr]
                             errors = ctx.errors  # type: ignore[union-attr]
@@ -405,14 +406,15 @@ class Page:
                         self._assign(values[1])
                 except BaseException as exc:  # a cancelled action too: keep what it changed,
                     failed = exc  # stored and sent
+                try:
+                    update, state.codec = codec.update(record, state.codec)
                 finally:
-                    _ACTING.reset(acting)
-                update, state.codec = codec.update(self.record, state.codec)
-                state.version = await store.commit(self.id, lease, version, update, pages.ttl,
+                    self._changing = False
+                state.version = await store.commit(record.id, lease, version, update, pages.ttl,
                                                    pages.worker)
             except BaseException:
                 state.version = -1  # this copy is not the stored one: reload it next time
-                await _release(store, self.id, lease, version, pages.ttl)
+                await _release(store, record.id, lease, version, pages.ttl)
                 raise
             state.dirty = False
             state.used = self.app.clock()

@@ -28,7 +28,6 @@ change was stored meanwhile.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
@@ -145,12 +144,6 @@ class _Entry:
             return Catchup(None, self.deltas[have - self.base_version:])
         return Catchup(self.base, list(self.deltas))
 
-    def store(self, update: Update) -> None:
-        self.version += 1
-        if update.full:
-            self.base, self.base_version, self.deltas = update.body, self.version, []
-        else:
-            self.deltas.append(update.body)
 
 
 class MemoryStore(PageStore):
@@ -162,7 +155,6 @@ class MemoryStore(PageStore):
     """
 
     in_process = True
-    _leases = itertools.count(1)
 
     def __init__(self, clock: Callable[[], float] | None = None, lease_wait: float = 10.0) -> None:
         self.clock = clock or time.time
@@ -216,7 +208,8 @@ class MemoryStore(PageStore):
             raise _gone()
         if entry.lease is not None:  # another Application's change on this page runs
             entry = await self._wait(page_id, entry)
-        lease = entry.lease = str(next(self._leases))
+        # Leases here never run out, so one that is held is always its holder's: no token.
+        entry.lease = lease = _HELD
         version = entry.version
         return lease, version, (None if version == have else entry.since(have))
 
@@ -240,16 +233,20 @@ class MemoryStore(PageStore):
         entry = self._entries.get(page_id)
         if entry is None:
             raise _gone()
-        if entry.lease == lease:
-            entry.lease = None
+        entry.lease = None
         entry.expires = self.clock() + ttl
         if update is None:
             return entry.version
         if entry.version != version:
             raise PageConflict("the page was changed by another application while this change"
                                " ran; it was not applied: try again")
-        entry.store(update)
-        version = entry.version
+        entry.version = version = version + 1
+        if update.full:
+            entry.base, entry.base_version = update.body, version
+            if entry.deltas:
+                entry.deltas = []
+        else:
+            entry.deltas.append(update.body)
         subscribers = self._subscribers.get(page_id)
         if subscribers and (len(subscribers) > 1 or origin not in subscribers):
             loop = asyncio.get_running_loop()
@@ -282,6 +279,9 @@ class MemoryStore(PageStore):
 
     async def close(self) -> None:
         pass  # nothing to close: another Application may still use the store
+
+
+_HELD = "held"
 
 
 def _loop_running() -> bool:
