@@ -501,11 +501,13 @@ class RedisStore(PageStore):
         return got
 
     async def _call(self, conn: Any, script: str, keys: list[str], args: list[Any]) -> Any:
-        await conn.send_command("EVALSHA", _SHAS[script], len(keys), *keys, *args)
+        await conn.send_packed_command(_pack((b"EVALSHA", _SHAS[script], len(keys), *keys,
+                                              *args)), False)
         try:
             return await conn.read_response()
         except self._no_script:  # a Redis that restarted forgot the scripts: EVAL loads it
-            await conn.send_command("EVAL", _SCRIPTS[script], len(keys), *keys, *args)
+            await conn.send_packed_command(_pack((b"EVAL", _SCRIPTS[script], len(keys), *keys,
+                                                  *args)), False)
             return await conn.read_response()
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
@@ -524,6 +526,21 @@ class RedisStore(PageStore):
 _SCRIPTS = {"fetch": _FETCH, "acquire": _ACQUIRE, "commit": _COMMIT, "create": _CREATE,
             "lease": _LEASE}
 _SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SCRIPTS.items()}
+
+
+def _pack(args: tuple[Any, ...]) -> bytes:
+    """A command in Redis's protocol (RESP): what redis-py's ``pack_command`` makes, for the
+    few types the scripts take (bytes, str, int)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        if isinstance(arg, str):
+            arg = arg.encode()
+        elif isinstance(arg, int):
+            arg = b"%d" % arg
+        parts.append(b"$%d\r\n" % len(arg))
+        parts.append(arg)
+        parts.append(b"\r\n")
+    return b"".join(parts)
 
 
 async def _disconnect(conn: Any) -> None:
