@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import protocol
+from . import flash, protocol
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ class ActionContext:
         self.data = data
         self.errors: dict[str, str] = {}
         self.events: list[list[Any]] = []
+        self.flashes: dict[str, str] = {}  # what ctx.flash left: the page's flash after it
 
     def has(self, name: str) -> bool:
         return name in self.data
@@ -94,6 +95,15 @@ class ActionContext:
         An action that fails sends no events.
         """
         self.events.append(protocol.event(name, payload))
+
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` under ``flash[kind]`` in the render after this action (and, across a
+        redirect or navigation, on the page loaded next), once: ``livetemplate.flash``.
+
+        Raises ``TypeError``/``ValueError`` for a kind or message that is not a string, too
+        long (``flash.MAX_FLASH_CHARS``), or a fourth kind.
+        """
+        flash.put(self.flashes, kind, message)
 
     def _value(self, name: str, default: Any) -> Any:
         if name in self.data and self.data[name] is not None:

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 import lt_engine
 from lt_engine import track
 
-from . import protocol
+from . import flash, protocol
 from .actions import (
     ActionContext,
     find_actions,
@@ -139,6 +139,7 @@ class Page:
         """
         if data is not None:
             self.update(data)
+        carried_flash = flash.from_request(self, request)
         app = self.app
         token = self.get_token()
         html = inject(self._mount.html(), token, app.client_path, app.live_url)
@@ -159,6 +160,8 @@ class Page:
             path=cookie_path(path),
             httponly=True, samesite="lax", secure=request.url.scheme == "https",
         )
+        if carried_flash:  # shown now: once
+            response.delete_cookie(flash.COOKIE, path="/")
         app.touch(self)
         return response
 
@@ -258,6 +261,7 @@ class Page:
         if result is not None and isinstance(result, Mapping):
             self._assign(result)
         self.record.errors = errors = dict(errors)
+        flash.settle(self.record.data, ctx.flashes)
         meta = {"action": ctx.action, "success": not errors, "errors": dict(errors)}
         if ctx.events:
             meta[protocol.EVENTS] = ctx.events
@@ -405,6 +409,7 @@ class Page:
         view = dict(self.record.data)
         view.update(model_data(self.record.model))
         view[ERRORS_NAME] = self.record.errors
+        view[flash.FLASH] = flash.view(self.record.data)
         return view
 
     def _assign(self, values: Mapping[str, Any] | None) -> None:
