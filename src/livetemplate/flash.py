@@ -104,12 +104,10 @@ class FlashSigner:
 
 
 def from_request(page: Page, request: HTTPConnection) -> bool:
-    """Before ``serve_http`` renders: the flash the request carries (the cookie) becomes the
-    page's, replacing the one shown before (a reload shows no old flash). Returns whether the
-    request carried the cookie, which the response then deletes."""
+    """Before ``serve_http`` renders (``navigation.enter``, which then updates the page): the
+    flash the request carries (the cookie) becomes the page's, replacing the one shown before (a
+    reload shows no old flash). Returns whether the request carried the cookie, which the
+    response then deletes."""
     value = request.cookies.get(COOKIE)
-    carried = page.app.flash_signer.read(value)
-    if carried or FLASH in page.record.data:
-        settle(page.record.data, carried)
-        page.update()
+    settle(page.record.data, page.app.flash_signer.read(value))
     return value is not None
