@@ -19,12 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from livetemplate import ActionContext, Application, Limits, Page, ValidationError
+from livetemplate import ActionContext, Application, Limits, Page, RedisStore, ValidationError
 from livetemplate.flash import COOKIE
-from livetemplate.navigation import change_url, message, query_params
+from livetemplate.navigation import change_url, join, message, query_params
 from livetemplate.protocol import ERRORS, MAX_URL_CHARS
 from livetemplate.testing import mount
 from tests.fake_shared_store import FakeSharedStore
+from tests.redis_server import free_port, redis_server
 
 LIST = ('<p id="f">{{ filter }}</p><p id="page">{{ page }}</p><p id="url">{{ url }}</p>'
         '{% for k, v in flash.items() %}<i class="{{ k }}">{{ v }}</i>{% endfor %}'
@@ -396,3 +397,56 @@ def test_hostile_navigation_messages_get_a_named_error_or_change_only_their_page
                     assert msg["type"] == "params"
                     assert page.model.filter == query_params(msg["url"]).get("filter", "all")
         assert bystander.html() == untouched and bystander.model.seen == []
+
+
+# --- on Redis: two workers -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    yield from redis_server(tmp_path_factory.mktemp("redis-nav"))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self.closed = False
+
+    def deliver(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+
+    def close(self, code: int, reason: str, error_code: str | None = None) -> None:
+        self.closed = True
+
+
+def test_url_changes_flashes_and_joins_across_workers_on_redis(redis: Any) -> None:
+    prefix = f"nav{free_port()}:"
+
+    async def main() -> None:
+        a, b = (make_app(RedisStore(redis.url, prefix=prefix)) for _ in range(2))
+        try:
+            page = a.new_page("list", Listing())
+            other = a.new_page("other", Other())
+            await page.flush()
+            await other.flush()
+            here = Sink()
+            await page.connect(here)
+            there = await b.load_page(page.token)
+            reply = await change_url(there, "/?filter=b&page=2")  # on the other worker
+            assert reply["tree"]["0"] == "b"
+            deadline = asyncio.get_running_loop().time() + 5
+            while len(here.messages) < 2:  # the first worker's connection hears of it
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            assert here.messages[1]["tree"]["0"] == "b" and page.model.filter == "b"
+            await b.handle_action(there, {"action": "saved"})  # a flash, stored with the page
+            assert '<i class="info">Saved.</i>' in (await a.load_page(page.token)).html()
+            tab = Sink()
+            await there.connect(tab)
+            moved = await join(b, there, other.token, tab)  # worker b serves the other page too
+            assert moved.template_name == "other" and tab.messages[-1]["tree"]["s"][0] == "<h1>other "
+            assert there.connections == 0 and moved.connections == 1
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(main())
