@@ -19,8 +19,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from livetemplate import ActionContext, Application, Limits, Page, RedisStore, ValidationError
-from livetemplate.flash import COOKIE
+from livetemplate import (
+    ActionContext,
+    Application,
+    Limits,
+    Page,
+    RedisStore,
+    ValidationError,
+    protocol,
+)
+from livetemplate.endpoints import CLIENT_FILE
+from livetemplate.flash import COOKIE, MAX_AGE
 from livetemplate.navigation import change_url, join, message, query_params
 from livetemplate.protocol import ERRORS, MAX_URL_CHARS
 from livetemplate.testing import mount
@@ -450,3 +459,14 @@ def test_url_changes_flashes_and_joins_across_workers_on_redis(redis: Any) -> No
             await b.close()
 
     asyncio.run(main())
+
+
+def test_the_client_speaks_these_names() -> None:
+    # One table of names (protocol.py, flash.py); the client spells them out.
+    source = CLIENT_FILE.read_text()
+    for key in (protocol.PATCH, protocol.NAVIGATE, protocol.REDIRECT, protocol.REPLACE,
+                protocol.FLASH):
+        assert f"meta.{key}" in source, key
+    assert f"type: '{protocol.TYPE_PARAMS}', {protocol.URL}:" in source
+    assert f"type: '{protocol.TYPE_JOIN}', {protocol.TOKEN}:" in source
+    assert f"`{COOKIE}=${{meta.flash}};path=/;max-age={int(MAX_AGE)};" in source
