@@ -150,10 +150,13 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
 
 
 def url_problem(url: object, absolute: bool = False) -> str | None:
-    """Why ``url`` cannot be a URL on the wire (``None`` when it can): a path on this site
-    (``/items?page=2``) or a query (``?page=2``, on the page's own path), or with ``absolute``
-    also an ``http(s)://`` URL, at most
-    ``MAX_URL_CHARS``, with no control characters, backslashes or lone surrogates."""
+    """Why ``url`` cannot be a URL on the wire (``None`` when it can).
+
+    A URL on the wire is a path on this site (``/items?page=2``) or a query on the page's own
+    path (``?page=2``) — with ``absolute``, also an ``http(s)://`` URL — of at most
+    ``MAX_URL_CHARS``, with no control characters, backslashes or lone surrogates: nothing a
+    browser could read as another site (``//evil``, ``/\\evil``) or a script (``javascript:``).
+    """
     if not isinstance(url, str):
         return f"a URL is a string, not {type(url).__name__}"
     if not url:
