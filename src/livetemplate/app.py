@@ -36,6 +36,7 @@ from .errors import (
     TemplateNotFoundError,
     TokenMissing,
 )
+from .flash import FlashSigner
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
@@ -105,6 +106,7 @@ class Application:
             )
         resolved = resolve_secret(secret)
         self.tokens = TokenSigner(resolved, self.limits.token_max_age, clock)
+        self.flash_signer = FlashSigner(resolved, clock)  # flashes carried across page loads
         self._dirs: list[str] = []
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
