@@ -359,7 +359,7 @@ def test_a_page_the_store_lost_closes_its_connections(redis: RedisServer) -> Non
         page = await stored_page(a)
         tab = Tab()
         await page.connect(tab)
-        await a.store.delete(page.id)  # type: ignore[union-attr]
+        await a.store.delete(page.id)
         with pytest.raises(PageNotFound):
             await a.load_page(page.token)
         assert tab.codes == ["page_not_found"] and tab.closed is not None
