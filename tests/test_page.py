@@ -12,6 +12,7 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from livetemplate import ActionContext, Application, Page, ValidationError
+from livetemplate.page import PageLock
 from tests.fake_shared_store import FakeSharedStore
 
 FORM = (
@@ -281,3 +282,27 @@ def test_page_data_and_model_are_tracked_unless_turned_off(track_data: bool) -> 
     page.update(note="there", tags=["b"])
     assert (type(page.data["tags"]) is TrackedList) is track_data
     assert page.html().endswith("</ul>there")
+
+
+def test_the_page_lock_hands_over_in_order_and_survives_a_cancelled_waiter() -> None:
+    async def test() -> None:
+        lock = PageLock()
+        assert lock.take_now() and not lock.take_now()
+        order: list[str] = []
+
+        async def waiter(name: str) -> None:
+            await lock.acquire()
+            order.append(name)
+            lock.release()
+
+        first = asyncio.ensure_future(waiter("first"))
+        cancelled = asyncio.ensure_future(waiter("cancelled"))
+        last = asyncio.ensure_future(waiter("last"))
+        await asyncio.sleep(0)
+        cancelled.cancel()
+        await asyncio.sleep(0)
+        lock.release()  # handed to "first", then to "last": the cancelled one is skipped
+        await asyncio.gather(first, last)
+        assert order == ["first", "last"] and not lock.locked()
+
+    asyncio.run(test())

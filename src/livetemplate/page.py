@@ -127,7 +127,9 @@ class PageLock:
 
     def __init__(self) -> None:
         self._held = False
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        # Made when first needed: a worker holds many pages, and each object is one more for
+        # the cyclic GC to walk (livetemplate/collector.py).
+        self._waiters: deque[asyncio.Future[None]] | None = None
 
     def locked(self) -> bool:
         return self._held
@@ -143,19 +145,22 @@ class PageLock:
         if self.take_now():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = deque()
         self._waiters.append(waiter)
         try:
             await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed over just as this waiter was cancelled: pass it on
-            else:
+            elif self._waiters is not None:
                 self._waiters.remove(waiter)
             raise
 
     def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # it owns the lock now: still held
                 return
