@@ -134,7 +134,7 @@ def test_a_connected_page_outlives_its_time_to_live() -> None:
 
 # --- the direction of imports ------------------------------------------------------------------
 
-ORDER = ["errors", "limits", "tokens", "protocol", "actions", "store", "snapshot",
+ORDER = ["errors", "limits", "tokens", "protocol", "actions", "store", "snapshot", "records",
          "redis_store", "page", "pages", "app"]
 
 
