@@ -35,14 +35,14 @@ from .limits import Limits
 from .page import Page
 from .protocol import ActionMessage
 from .redis_store import RedisStore
-from .store import MemoryStore, PageRecord, PageStore, SharedStore
+from .store import Catchup, MemoryStore, PageRecord, PageStore, SharedStore, Update
 from .tokens import InsecureSecretWarning
 
 __all__ = [
-    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError",
+    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "Catchup", "ClientError",
     "DuplicateTemplateError", "InsecureSecretWarning", "Limits", "LiveTemplateError",
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "UnstorableError", "ValidationError", "track", "untrack",
+    "UnstorableError", "Update", "ValidationError", "track", "untrack",
 ]
