@@ -69,6 +69,9 @@ class ForDesc(Entry):
                  body_outer: Masks, volatile: bool, key_slot: int,
                  loop_factory: Callable[[list[Any]], Any]) -> None: ...
 
+class StreamDesc(ForDesc):
+    """A ``stream("name")`` loop (lt_engine.streams): updated by the stream's changes only."""
+
 class ElseDesc(Entry):
     body: NodeDesc
     def __init__(self, index: int, body: NodeDesc) -> None: ...

@@ -46,8 +46,13 @@ from libc.math cimport copysign
 
 from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList
 from .wire import (
-    KEY, ITEMS, META, ID_KEY, STATICS,
+    KEY, ITEMS, META, ID_KEY, STATICS, STREAM,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
+)
+from .wire import apply_ops as _apply_wire_ops
+from .streams import (
+    Stream as _Stream, APPEND as _S_APPEND, PREPEND as _S_PREPEND, UPDATE as _S_UPDATE,
+    DELETE as _S_DELETE, RESET as _S_RESET,
 )
 
 cdef extern from "Python.h":
@@ -180,6 +185,7 @@ include "_render.pxi"
 include "_trees.pxi"
 include "_update.pxi"
 include "_ranges.pxi"
+include "_streams.pxi"
 include "_unkeyed.pxi"
 include "_access.pxi"
 

@@ -173,6 +173,8 @@ cdef RangeState render_range(ForDesc d, list S):
     if d.keeps_objs:
         rs.objs = list(items)
     remember_tracked(rs, items)
+    if type(d) is StreamDesc:
+        mounted_stream(d, rs, S)
     return rs
 
 

@@ -158,8 +158,10 @@ class ModuleWriter:
         outer = body_deps.outer(slot.level)
         key_slot = self.key_slot(slot.body)
         # by keyword: sixteen arguments, several of the same type (see _core.pyi)
+        # a stream is a loop with its own update (_streams.pxi), built alike
+        cls = "StreamDesc" if slot.stream else "ForDesc"
         desc = (
-            f"_core.ForDesc(index={index}, level={slot.level}, iter_fn={iter_fn},"
+            f"_core.{cls}(index={index}, level={slot.level}, iter_fn={iter_fn},"
             f" target_fn={target_fn}, target_reg={target_reg}, filter_fn={filter_fn},"
             f" frame_size={slot.frame_size}, loop_reg={slot.loop_reg}, body={body},"
             f" leaves=({leaves}{',' if leaves else ''}), sequential={slot.sequential!r},"
