@@ -93,11 +93,8 @@ cdef object update_stream(ForDesc d, RangeState rs, list S):
             if not trees:
                 continue
             op = OP_APPEND if kind == _S_APPEND else OP_PREPEND
-            if ops and ops[len(ops) - 1][0] == op:  # one op for a run of inserts
-                if op == OP_APPEND:
-                    ops[len(ops) - 1][1].extend(trees)
-                else:
-                    ops[len(ops) - 1][1] = trees + ops[len(ops) - 1][1]
+            if op == OP_APPEND and ops and ops[len(ops) - 1][0] == op:  # one op for a run
+                ops[len(ops) - 1][1].extend(trees)
             else:
                 ops.append([op, trees])
         elif kind == _S_UPDATE:
@@ -110,6 +107,8 @@ cdef object update_stream(ForDesc d, RangeState rs, list S):
             ops.append([OP_REMOVE, payload])
     if full is None:
         return ops or None
+    if rs.limit and len(full[ITEMS]) > rs.limit:  # as the client trims an append
+        del full[ITEMS][:len(full[ITEMS]) - rs.limit]
     if ops:
         _apply_wire_ops(full, ops)  # a reset then more changes: one whole range
     return full

@@ -110,11 +110,9 @@ class Stream:
         if not items:
             return
         last = self._pending[-1] if self._pending else None
-        if last is not None and last[0] == kind:  # a run of inserts at one end: one entry
-            if kind == APPEND:
-                last[1].extend(items)
-            else:
-                last[1][:0] = items
+        # A run of appends is one entry (prepends stay apart: of one key, the newest wins)
+        if kind == APPEND and last is not None and last[0] == APPEND:
+            last[1].extend(items)
         else:
             self._pending.append((kind, items))
 

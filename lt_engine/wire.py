@@ -113,16 +113,18 @@ def stream_limit(rng: Tree) -> int | None:
 def _upsert(rng: Tree, items: list[Tree], new: list[Tree]) -> list[Tree]:
     """An inserted item whose key the range has replaces that item where it stands (streams
     insert so; the diff of other ranges never sends a key twice): the others, to insert."""
-    if not items:
-        return new
     where = {item_key(rng, it): i for i, it in enumerate(items)}
-    fresh = []
-    for it in new:
-        i = where.get(item_key(rng, it))
+    fresh: list[Tree] = []
+    for it in new:  # (a key twice in ``new``: the later one wins, in the earlier's place)
+        key = item_key(rng, it)
+        i = where.get(key)
         if i is None:
+            where[key] = -1 - len(fresh)
             fresh.append(it)
-        else:
+        elif i >= 0:
             items[i] = it
+        else:
+            fresh[-1 - i] = it
     return fresh
 
 

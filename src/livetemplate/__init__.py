@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from lt_engine import track, untrack
+from lt_engine import Stream, track, untrack
 
 from .actions import ActionContext
 from .app import Application
@@ -44,5 +44,5 @@ __all__ = [
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "UnstorableError", "ValidationError", "track", "untrack",
+    "Stream", "UnstorableError", "ValidationError", "track", "untrack",
 ]
