@@ -50,6 +50,10 @@ from .wire import (
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
 )
 from .wire import apply_ops as _apply_wire_ops
+from .components import (
+    component_data as _component_data, mount_of as _component_mount,
+    render_component as _render_component,
+)
 from .streams import (
     Stream as _Stream, APPEND as _S_APPEND, PREPEND as _S_PREPEND, UPDATE as _S_UPDATE,
     DELETE as _S_DELETE, RESET as _S_RESET,
@@ -186,6 +190,7 @@ include "_trees.pxi"
 include "_update.pxi"
 include "_ranges.pxi"
 include "_streams.pxi"
+include "_components.pxi"
 include "_unkeyed.pxi"
 include "_access.pxi"
 
@@ -255,3 +260,16 @@ cdef class Mount:
         if result is None:
             return {}
         return result
+
+    def shows(self, Mount component):
+        """Whether this mount's tree holds ``component``'s root node (lt_engine.components)."""
+        return state_path(self.state, component.state) is not None
+
+    def component_update(self, Mount component, data):
+        """``component.update(data)``, addressed to where this mount's tree holds it: an update
+        of this tree ({} when nothing changed).  LookupError when it holds no such node."""
+        path = state_path(self.state, component.state)
+        if path is None:
+            raise LookupError("the page does not show this component")
+        change = component.update(data)
+        return wrap_change(path, change) if change else {}

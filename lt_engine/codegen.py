@@ -122,6 +122,9 @@ class ModuleWriter:
         return name
 
     def slot(self, index: int, slot: Any, parent: Node) -> str:
+        if isinstance(slot, ExprSlot) and slot.component:  # holds a node: never shared
+            return (f"_core.ComponentDesc({index}, {self.fn(slot.code)}, {masks(slot.deps)},"
+                    f" {slot.deps.volatile!r}, {slot.autoescape!r}, -1)")
         if isinstance(slot, ExprSlot):
             # The same expression twice in a node (``{{ t.id }}`` in two attributes) is
             # evaluated once and its string shared.

@@ -55,6 +55,7 @@ from markupsafe import escape
 
 from .codegen import ModuleWriter
 from .compile_state import CompileState
+from .components import GLOBAL_NAME as COMPONENT_GLOBAL
 from .composition import _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
@@ -169,6 +170,9 @@ class Compiler:
                 and not child.args and not child.kwargs
             ):
                 self.super_block(child)
+            elif component_call(child):
+                code, deps = self.expr(child.args[0])  # type: ignore[attr-defined]
+                self.builder.slot(ExprSlot(code, deps, self.state.autoescape, component=True))
             else:
                 code, deps = self.expr(child)
                 code = self.finalize(code, deps)
@@ -706,3 +710,10 @@ def check_stream_loop(state: CompileState, node: nodes.For) -> None:
                                 " not know whether the browser's list is empty")
     if node.recursive:
         raise state.error(node, f"stream({name!r}) loops cannot be recursive")
+
+
+def component_call(node: nodes.Expr) -> bool:
+    """``{{ component(obj) }}``: an output that shows a live component."""
+    return (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
+            and node.node.name == COMPONENT_GLOBAL and len(node.args) == 1 and not node.kwargs
+            and node.dyn_args is None and node.dyn_kwargs is None)

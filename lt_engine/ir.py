@@ -56,6 +56,7 @@ class ExprSlot:
     code: str  # python expression over the frame stack ``S``
     deps: Deps
     autoescape: bool
+    component: bool = False  # ``{{ component(obj) }}``: ``code`` is ``obj`` (lt_engine.components)
 
 
 @dataclass
