@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     listed = asyncio.run(run("list", n))
     print(f"server memory of one chat page after N messages (tracemalloc, KiB; limit={LIMIT})")
     print(f"{'N':>9} {'stream':>9} {'list':>9}")
-    for (i, s), (_, m) in zip(stream, listed):
+    for (i, s), (_, m) in zip(stream, listed, strict=True):
         print(f"{i:>9,} {s / 1024:>9.1f} {m / 1024:>9.1f}")
     growth = stream[-1][1] - stream[0][1]
     print(f"stream growth from {stream[0][0]:,} to {n:,} messages: {growth / 1024:.1f} KiB")

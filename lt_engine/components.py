@@ -73,7 +73,9 @@ def component_data(obj: Any) -> dict[str, Any]:
 def render_component(environment: jinja2.Environment, obj: Any) -> Markup:
     """The ``component(obj)`` template function, as jinja2 renders it (the oracle, and plain
     renders): the component's template rendered with its data."""
-    return Markup(environment.get_template(template_of(obj)).render(component_data(obj)))
+    env = getattr(environment, ENVIRONMENT_ATTR, None)
+    get = environment.get_template if env is None else env.component_templates
+    return Markup(get(template_of(obj)).render(component_data(obj)))
 
 
 def mount_of(jenv: jinja2.Environment, obj: Any) -> Mount:
@@ -83,7 +85,7 @@ def mount_of(jenv: jinja2.Environment, obj: Any) -> Mount:
         env = getattr(jenv, ENVIRONMENT_ATTR, None)
         if env is None:
             raise TypeError("component(…) needs an lt_engine Environment")
-        mount = env.get_template(template_of(obj)).mount(component_data(obj))
+        mount = env.component_templates(template_of(obj)).mount(component_data(obj))
         object.__setattr__(obj, MOUNT_ATTR, mount)
         _live[cid_of(obj)] = obj
     return mount

@@ -111,6 +111,8 @@ class Environment:
         self.jinja.globals.setdefault(streams.GLOBAL_NAME, streams.stream_items)
         self.jinja.globals.setdefault(components.GLOBAL_NAME, components.render_component)
         self.jinja.extend(**{components.ENVIRONMENT_ATTR: self})
+        # where a component's template name is looked up (an application has its own names)
+        self.component_templates: Callable[[str], Template] = self.get_template
         self._cache: dict[str, tuple[Template, Any]] = {}
         self._compiled: dict[str, Template] = {}
         if compiled is not None:

@@ -12,6 +12,7 @@ from lt_engine import Stream, track, untrack
 
 from .actions import ActionContext
 from .app import Application
+from .components import Component
 from .errors import (
     AsyncRequired,
     ClientError,
@@ -39,7 +40,7 @@ from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import InsecureSecretWarning
 
 __all__ = [
-    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError",
+    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError", "Component",
     "DuplicateTemplateError", "InsecureSecretWarning", "Limits", "LiveTemplateError",
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",

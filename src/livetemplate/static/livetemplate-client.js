@@ -791,7 +791,8 @@
     /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint, else
      *  (no token yet, or the server unreachable) queued until the next connection. */
     send(action, data = {}, el = null, submit = false) {
-      const msg = { type: 'action', action, data };
+      const msg = { type: 'action', action, data }, t = el && el.closest('[lvt-target]');
+      if (t) msg.target = t.getAttribute('lvt-target');  // a component's action
       if (el) {
         this.busy(el, true);
         this.pending.push({ action, el, submit, msg });
