@@ -3,8 +3,10 @@ range ops the client applies, with nothing kept on the server."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import gc
+import json
 from typing import Any
 
 import jinja2
@@ -14,8 +16,10 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 import lt_engine
+from livetemplate import Application
 from lt_engine import Stream, apply_update, to_html
 from lt_engine.streams import stream_items
+from tests.fake_shared_store import FakeSharedStore
 
 SRC = ('<ul id="messages">{% for m in stream("messages") %}'
        '<li id="m-{{ m.id }}">{{ m.text }}</li>{% endfor %}</ul><p>{{ n }}</p>')
@@ -292,3 +296,48 @@ def test_the_client_ends_with_what_a_list_model_says(ops: list[tuple[str, int, s
         f'<li id="m-{k}">{escape(v)}</li>' for k, v in model.items()
     ) + "</ul><p>1</p>"
     assert to_html(tree) == expected
+
+
+# -- in a live page -------------------------------------------------------------------------
+
+
+class Room:
+    def __init__(self) -> None:
+        self.messages = Stream(limit=5)
+        self.n = 0
+
+    def send(self) -> None:
+        self.n += 1
+        self.messages.append(msg(self.n))
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def deliver(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_page_streams_each_action_once_to_every_connection(shared: bool) -> None:
+    async def run() -> None:
+        app = Application(secret="test-streams", store=FakeSharedStore() if shared else None)
+        app.add_template("room", SRC)
+        page = app.new_page("room", Room())
+        await page.flush()
+        me, other = Sink(), Sink()
+        await page.connect(me)
+        await page.connect(other)
+        tree = copy.deepcopy(other.messages[0]["tree"])
+        for _ in range(7):
+            reply = await page.run_action("send", {}, me)
+            assert reply["tree"]["0"]["0"][0][0] == "a"
+        for message in other.messages[1:]:
+            apply_update(tree, message["tree"])
+        assert to_html(tree) == ('<ul id="messages">' + lis(*((i, f"t{i}") for i in range(3, 8)))
+                                 + "</ul><p>7</p>")
+        assert page.model.messages.pending == 0
+        assert "<li" not in page.html()  # the page keeps none of them
+
+    asyncio.run(run())
