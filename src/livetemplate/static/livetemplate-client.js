@@ -67,7 +67,7 @@
     const at = new Map(items.map((it, i) => [itemKey(rng, it), i])), fresh = [];
     for (const it of add) {  // a key twice in `add`: the later one wins, in the earlier's place
       const k = itemKey(rng, it), i = at.get(k);
-      if (i === undefined) at.set(k, -1 - fresh.push(it) + 1);
+      if (i === undefined) at.set(k, -fresh.push(it));  // -(its index in fresh + 1)
       else if (i >= 0) items[i] = it;
       else fresh[-1 - i] = it;
     }
