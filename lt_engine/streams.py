@@ -97,7 +97,8 @@ class Stream:
         self._pending.append((DELETE, item))
 
     def delete_key(self, key: str) -> None:
-        """Remove the browser's item whose key (the key attribute's slot value) is ``key``."""
+        """Remove the browser's item whose key is ``key``: the key attribute's slot value as
+        rendered (HTML-escaped: ``"a&amp;b"`` for ``a&b``)."""
         if not isinstance(key, str):
             raise TypeError(f"a stream item key is a str (as sent on the wire), not {type(key).__name__}")
         self._pending.append((DELETE_KEY, key))

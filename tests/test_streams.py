@@ -7,6 +7,7 @@ import asyncio
 import copy
 import gc
 import json
+from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -247,11 +248,12 @@ def test_tracking_leaves_a_stream_as_it_is() -> None:
 
 
 TEXTS = st.text(alphabet="ab<&\x00\U0001f600\ud800", max_size=4)
+IDS = st.one_of(st.integers(0, 6), st.sampled_from([-(2**63), 2**64, 10**30]))
 OPS = st.lists(st.one_of(
-    st.tuples(st.just("append"), st.integers(0, 6), TEXTS),
-    st.tuples(st.just("prepend"), st.integers(0, 6), TEXTS),
-    st.tuples(st.just("update"), st.integers(0, 6), TEXTS),
-    st.tuples(st.just("delete"), st.integers(0, 6), TEXTS),
+    st.tuples(st.just("append"), IDS, TEXTS),
+    st.tuples(st.just("prepend"), IDS, TEXTS),
+    st.tuples(st.just("update"), IDS, TEXTS),
+    st.tuples(st.just("delete"), IDS, TEXTS),
     st.tuples(st.just("reset"), st.integers(0, 3), TEXTS),
     st.tuples(st.just("send"), st.just(0), st.just("")),
 ), max_size=25)
@@ -341,3 +343,22 @@ def test_a_page_streams_each_action_once_to_every_connection(shared: bool) -> No
         assert "<li" not in page.html()  # the page keeps none of them
 
     asyncio.run(run())
+
+
+def test_the_protocol_docs_examples_are_what_the_engine_sends() -> None:
+    lines = {}
+    text = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text()
+    text = text[text.index("**Rule 9"):]
+    for label in ("template", "mount", "append 1, 2", "update 2, delete 1", "reset to [7]"):
+        line = next(ln for ln in text.splitlines() if ln.startswith(label + " "))
+        lines[label] = line[len(label):].strip()
+    s = Stream(limit=3)
+    m = env.from_string(lines["template"]).mount({"messages": s})
+    assert m.tree == json.loads(lines["mount"])
+    s.append({"id": 1, "text": "hi"}, {"id": 2, "text": "yo"})
+    assert m.update({"messages": s}) == json.loads(lines["append 1, 2"])
+    s.update({"id": 2, "text": "YO"})
+    s.delete({"id": 1})
+    assert m.update({"messages": s}) == json.loads(lines["update 2, delete 1"])
+    s.reset([{"id": 7, "text": "r"}])
+    assert m.update({"messages": s}) == json.loads(lines["reset to [7]"])
