@@ -56,6 +56,7 @@ from markupsafe import escape
 from .codegen import ModuleWriter
 from .compile_state import CompileState
 from .components import GLOBAL_NAME as COMPONENT_GLOBAL
+from .components import render_component
 from .composition import _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
@@ -75,6 +76,7 @@ from .ir import (
 from .runtime import source_hash
 from .scope import Ref
 from .streams import GLOBAL_NAME as STREAM_GLOBAL
+from .streams import stream_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -170,7 +172,7 @@ class Compiler:
                 and not child.args and not child.kwargs
             ):
                 self.super_block(child)
-            elif component_call(child):
+            elif self.ours(COMPONENT_GLOBAL, render_component) and component_call(child):
                 code, deps = self.expr(child.args[0])  # type: ignore[attr-defined]
                 self.builder.slot(ExprSlot(code, deps, self.state.autoescape, component=True))
             else:
@@ -254,11 +256,17 @@ class Compiler:
         finally:
             self.state.scopes.pop()
 
+    def ours(self, name: str, function: object) -> bool:
+        """Whether the template global ``name`` is still lt_engine's ``function`` (a user's own
+        ``stream`` or ``component`` global is called as any other)."""
+        return self.state.jenv.globals.get(name) is function
+
     def stmt_For(self, node: nodes.For) -> None:
-        stream = stream_name(node.iter)
+        ours = self.ours(STREAM_GLOBAL, stream_items)
+        stream = stream_name(node.iter) if ours else None
         if stream is not None:
             check_stream_loop(self.state, node)
-        elif misused_stream(node.iter):
+        elif ours and misused_stream(node.iter):
             raise self.state.error(node, "a stream loop reads stream(\"name\"): one constant"
                                          " name of the data's Stream")
         # a stream loop iterates the data's Stream itself (its pending items; _streams.pxi)

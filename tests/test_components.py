@@ -244,3 +244,10 @@ def test_component_actions_on_a_shared_store_are_refused_clearly() -> None:
     cid = engine.cid_of(page.model.rows[0])
     with pytest.raises(ClientError, match="in-process page store"):
         asyncio.run(page.run_action("edit", {}, None, cid))
+
+
+def test_a_users_own_component_global_is_called_as_any_other() -> None:
+    own = lt_engine.Environment()
+    own.globals["component"] = lambda x: f"<{x}>"
+    m = own.from_string("{{ component(x) }}").mount({"x": "a"})
+    assert m.html() == "&lt;a&gt;" and m.update({"x": "b"}) == {"0": "&lt;b&gt;"}

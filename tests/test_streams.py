@@ -362,3 +362,11 @@ def test_the_protocol_docs_examples_are_what_the_engine_sends() -> None:
     assert m.update({"messages": s}) == json.loads(lines["update 2, delete 1"])
     s.reset([{"id": 7, "text": "r"}])
     assert m.update({"messages": s}) == json.loads(lines["reset to [7]"])
+
+
+def test_a_users_own_stream_global_is_called_as_any_other() -> None:
+    own = lt_engine.Environment()
+    own.globals["stream"] = lambda name: [name, name]
+    tpl = own.from_string('{% for m in stream(x) %}<i>{{ m }}</i>{% endfor %}')
+    m = tpl.mount({"x": "a"})
+    assert m.html() == "<i>a</i><i>a</i>" and m.update({"x": "b"}) != {}
