@@ -15,6 +15,7 @@ import pytest
 
 import lt_engine
 from livetemplate import ActionContext, Application, ClientError, Component, ValidationError
+from livetemplate.testing import mount
 from lt_engine import apply_update, to_html
 from lt_engine import components as engine
 from tests.fake_shared_store import FakeSharedStore
@@ -251,3 +252,14 @@ def test_a_users_own_component_global_is_called_as_any_other() -> None:
     own.globals["component"] = lambda x: f"<{x}>"
     m = own.from_string("{{ component(x) }}").mount({"x": "a"})
     assert m.html() == "&lt;a&gt;" and m.update({"x": "b"}) == {"0": "&lt;b&gt;"}
+
+
+def test_a_live_view_sends_to_a_component() -> None:
+    app, page = page_for(3)
+    with mount(app, page) as view:
+        row = page.model.rows[2]
+        reply = view.send_to(row, "edit")
+        assert reply["meta"]["target"] == engine.cid_of(row)
+        assert 'value="t2"' in view.html
+        view.send_to(row, "save", title="two")
+        assert "two <i>1</i>" in view.html and view.html == page.html()

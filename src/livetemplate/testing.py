@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 import lt_engine
+from lt_engine.components import cid_of
 
 from . import protocol
 from .app import Application
@@ -76,17 +78,33 @@ class LiveView:
         message = {"type": "action", "action": action, "data": {**(data or {}), **fields}}
         return await self.app.handle_action(self.page, protocol.dumps(message), origin=self)
 
+    async def asend_to(self, component: Any, action: str, data: dict[str, Any] | None = None,
+                       **fields: Any) -> dict[str, Any]:
+        """Send an action to a component of the page, as its ``lvt-target`` would."""
+        message = {"type": "action", "action": action, "data": {**(data or {}), **fields},
+                   protocol.TARGET: cid_of(component)}
+        return await self.app.handle_action(self.page, protocol.dumps(message), origin=self)
+
     def send(self, action: str, data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """``asend`` for synchronous tests (in ``async`` tests, ``await view.asend(...)``)."""
+        return self._run(self.asend(action, data, **fields))
+
+    def send_to(self, component: Any, action: str, data: dict[str, Any] | None = None,
+                **fields: Any) -> dict[str, Any]:
+        """``asend_to`` for synchronous tests."""
+        return self._run(self.asend_to(component, action, data, **fields))
+
+    def _run(self, coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
+            coro.close()
             raise RuntimeError("an event loop is running here: use `await view.asend(...)`")
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self.asend(action, data, **fields))
+        return self._loop.run_until_complete(coro)
 
     def close(self) -> None:
         """Detach from the page (like closing the tab)."""
