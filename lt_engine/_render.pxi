@@ -148,7 +148,7 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
 cdef RangeState render_range(ForDesc d, list S):
     cdef list items = collect(d, S)
     cdef Py_ssize_t i, n = len(items)
-    cdef RangeState rs = RangeState()
+    cdef RangeState rs = StreamState() if type(d) is StreamDesc else RangeState()
     cdef list states = [None] * n
     cdef ItemState st
     cdef list frame
@@ -179,7 +179,7 @@ cdef RangeState render_range(ForDesc d, list S):
         rs.objs = list(items)
     remember_tracked(rs, items)
     if type(d) is StreamDesc:
-        mounted_stream(d, rs, S)
+        mounted_stream(d, <StreamState>rs, S)
     return rs
 
 

@@ -36,7 +36,6 @@ cdef class RangeState:
     # for ranges over a TrackedList: the list and its version last seen
     cdef public object tracked
     cdef public Py_ssize_t seen
-    cdef public Py_ssize_t limit  # a stream's limit (0: none), sent in its range's "m"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,6 +14,12 @@ cdef class StreamDesc(ForDesc):
     pass
 
 
+@cython.no_gc
+cdef class StreamState(RangeState):
+    """A stream's range state: no items once sent, and the limit its range's "m" carries."""
+    cdef public Py_ssize_t limit  # 0: none
+
+
 cdef object stream_of(ForDesc d, list S):
     """The Stream the loop reads (a clear error for anything else)."""
     s = d.iter_fn(S)
@@ -23,7 +29,7 @@ cdef object stream_of(ForDesc d, list S):
     return s
 
 
-cdef void mounted_stream(ForDesc d, RangeState rs, list S) except *:
+cdef void mounted_stream(ForDesc d, StreamState rs, list S) except *:
     """After render_range rendered a stream's items: the stream forgets them, and the range
     keeps no leaves (streams are never diffed item by item)."""
     s = stream_of(d, S)
@@ -70,7 +76,7 @@ cdef object stream_key(ForDesc d, object it, list S):
         S.pop()
 
 
-cdef object update_stream(ForDesc d, RangeState rs, list S):
+cdef object update_stream(ForDesc d, StreamState rs, list S):
     """The stream's pending changes as range ops (or a whole range after a reset); None when
     nothing is pending."""
     s = stream_of(d, S)

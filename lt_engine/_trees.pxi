@@ -135,7 +135,7 @@ cdef dict range_tree(RangeState rs, ForDesc d):
     if d.key_slot >= 0:
         out[META] = {ID_KEY: slot_key(d.key_slot)}
         if type(d) is StreamDesc:
-            out[META][STREAM] = rs.limit
+            out[META][STREAM] = (<StreamState>rs).limit
     return out
 
 

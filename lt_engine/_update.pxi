@@ -112,7 +112,7 @@ cdef object eval_key(ForDesc d, list S):
 
 cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     if type(d) is StreamDesc:
-        return update_stream(d, rs, S)
+        return update_stream(d, <StreamState>rs, S)
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
     cdef list items = collect(d, S)
