@@ -115,3 +115,25 @@ def test_chat_messages_are_streamed_to_both_tabs_and_kept_by_neither_server(
     for tab in (tab1, tab2, tab3):
         expect(tab.locator("#messages li").last).to_have_text("anonymous from three")
     expect(tab1.locator("#messages li", has_text="streamed hello")).to_have_count(1)
+
+
+def test_a_live_navigation_to_another_stream_page_keeps_none_of_the_first(page: Any) -> None:
+    nav = FEED.replace("</body>", '<a id="go" href="/" lvt-navigate>again</a></body>')
+    live = Application(secret="browser-streams-navigation")
+    live.add_template("feed", nav)
+
+    async def index(request: Request) -> Response:
+        return live.new_page("feed", Feed()).serve_http(request)
+
+    server = LiveServer(Starlette(routes=[Route("/", index), *live.routes("/ws")])).start()
+    try:
+        open_live(page, server.url)
+        page.evaluate("window.sameDocument = true")
+        page.click("#add")
+        expect(page.locator("#feed li")).to_have_text(["one", "item 2"])
+        page.click("#go")  # a new page of the same template, joined over the same socket
+        expect(page.locator("#count")).to_have_text("1")
+        expect(page.locator("#feed li")).to_have_text(["one"])
+        assert page.evaluate("window.sameDocument === true")
+    finally:
+        server.stop()

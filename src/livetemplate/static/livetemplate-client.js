@@ -685,7 +685,9 @@
       let rows = null;
       try {
         if (full) {
-          if (this.tree) keepStreams(this.tree, tree);
+          // the same page again (a reconnect), not another (a navigation, a new page per socket)
+          if (this.tree && this.kept === this.token) keepStreams(this.tree, tree);
+          this.kept = this.token;
           this.tree = tree;
         } else {
           try { rows = rowPatches(this.root, this.tree, tree); } catch { /* merge says why */ }
