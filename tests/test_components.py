@@ -263,3 +263,21 @@ def test_a_live_view_sends_to_a_component() -> None:
         assert 'value="t2"' in view.html
         view.send_to(row, "save", title="two")
         assert "two <i>1</i>" in view.html and view.html == page.html()
+
+
+class Leaving(Row):
+    def leave(self, ctx: ActionContext) -> None:
+        ctx.flash("info", "Bye.")
+        ctx.navigate("/elsewhere")
+
+
+def test_a_component_action_can_navigate_with_a_flash() -> None:
+    app = Application(secret="test-components")
+    for name, src in TEMPLATES.items():
+        app.add_template(name, src)
+    table = Table(0)
+    table.rows = [Leaving(1)]
+    page = app.new_page("page", table)
+    reply = send(app, page, {"type": "action", "action": "leave",
+                             "target": engine.cid_of(table.rows[0])})
+    assert reply["meta"]["navigate"] == "/elsewhere" and reply["meta"]["flash"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from lt_engine import components as engine
 
-from . import protocol
+from . import navigation, protocol
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -56,12 +56,14 @@ def update(page: Mount, obj: Any) -> dict[str, Any]:
 
 def outcome(obj: Any, ctx: ActionContext, result: Any, errors: Mapping[str, str]) -> dict[str, Any]:
     """After a component action: a mapping it returned assigned to the component; the reply's
-    ``meta`` (its errors are the component's to show, not the page's)."""
+    ``meta`` (its errors are the component's to show, not the page's; a flash goes with a
+    navigation or a redirect only, the page is not re-rendered to show one)."""
     if result is not None and isinstance(result, Mapping):
         for name, value in result.items():
             setattr(obj, name, value)
     meta = {"action": ctx.action, "success": not errors, "errors": dict(errors),
-            "target": engine.cid_of(obj)}
+            protocol.TARGET: engine.cid_of(obj)}
+    navigation.outcome_meta(ctx, meta)  # ctx.patch, ctx.navigate, ctx.redirect as for the page's
     if ctx.events:
         meta[protocol.EVENTS] = ctx.events
     return meta
