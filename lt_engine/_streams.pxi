@@ -88,21 +88,30 @@ cdef object update_stream(ForDesc d, StreamState rs, list S):
     cdef list ops = []
     cdef object full = None
     cdef list trees
+    cdef set keys = None  # the keys of the last append op
+    cdef ItemState st
     for kind, payload in pending:
         if kind == _S_RESET:
             ops = []
             full = {STATICS: d.body.statics_list, ITEMS: stream_trees(d, payload, S),
                     META: {ID_KEY: slot_key(d.key_slot), STREAM: rs.limit}}
             continue
-        if kind == _S_APPEND or kind == _S_PREPEND:
+        if kind == _S_APPEND:
+            # A run of appends is one op, until a key comes again: appended one by one, the
+            # browser may have trimmed the first to the limit before the second came.
+            for it in payload:
+                st = stream_item(d, it, S)
+                if st is None:
+                    continue
+                if not (ops and ops[len(ops) - 1][0] == OP_APPEND and st.key not in keys):
+                    ops.append([OP_APPEND, []])
+                    keys = set()
+                ops[len(ops) - 1][1].append(item_tree(st))
+                keys.add(st.key)
+        elif kind == _S_PREPEND:
             trees = stream_trees(d, payload, S)
-            if not trees:
-                continue
-            op = OP_APPEND if kind == _S_APPEND else OP_PREPEND
-            if op == OP_APPEND and ops and ops[len(ops) - 1][0] == op:  # one op for a run
-                ops[len(ops) - 1][1].extend(trees)
-            else:
-                ops.append([op, trees])
+            if trees:
+                ops.append([OP_PREPEND, trees])
         elif kind == _S_UPDATE:
             st = stream_item(d, payload, S)
             if st is not None:
