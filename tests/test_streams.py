@@ -370,3 +370,22 @@ def test_a_users_own_stream_global_is_called_as_any_other() -> None:
     tpl = own.from_string('{% for m in stream(x) %}<i>{{ m }}</i>{% endfor %}')
     m = tpl.mount({"x": "a"})
     assert m.html() == "<i>a</i><i>a</i>" and m.update({"x": "b"}) != {}
+
+
+class Breaker(Room):
+    def replace(self) -> None:
+        self.messages = []  # type: ignore[assignment]
+
+
+def test_a_stream_replaced_by_a_list_is_a_render_error_and_the_page_keeps_its_view() -> None:
+    async def run() -> None:
+        app = Application(secret="test-streams")
+        app.add_template("room", SRC)
+        page = app.new_page("room", Breaker())
+        await page.run_action("send", {})
+        before = page.html()
+        reply = await app.handle_action(page, json.dumps({"action": "replace"}))
+        assert reply["type"] == "error" and reply["code"] == "render_failed"
+        assert page.html() == before
+
+    asyncio.run(run())
