@@ -33,6 +33,7 @@ TEMPLATE_ATTR = "template"
 # What the engine keeps on a component object (out of its public attributes, and of pickles)
 CID_ATTR = "_lt_cid"
 MOUNT_ATTR = "_lt_mount"
+TEMPLATE_USED_ATTR = "_lt_template"  # the template object the mount was made from
 ENVIRONMENT_ATTR = "lt_environment"  # on the jinja2 environment: its lt_engine Environment
 
 # cid -> component, for finding the object an action is addressed to (weak: a component lives
@@ -79,14 +80,17 @@ def render_component(environment: jinja2.Environment, obj: Any) -> Markup:
 
 
 def mount_of(jenv: jinja2.Environment, obj: Any) -> Mount:
-    """The component's own mount, made on first use (then registered for its actions)."""
+    """The component's own mount, made on first use (then registered for its actions), and
+    again when its template was replaced (a template reloaded in dev mode)."""
+    env = getattr(jenv, ENVIRONMENT_ATTR, None)
+    if env is None:
+        raise TypeError("component(…) needs an lt_engine Environment")
+    template = env.component_templates(template_of(obj))
     mount = getattr(obj, MOUNT_ATTR, None)
-    if mount is None:
-        env = getattr(jenv, ENVIRONMENT_ATTR, None)
-        if env is None:
-            raise TypeError("component(…) needs an lt_engine Environment")
-        mount = env.component_templates(template_of(obj)).mount(component_data(obj))
+    if mount is None or getattr(obj, TEMPLATE_USED_ATTR, None) is not template:
+        mount = template.mount(component_data(obj))
         object.__setattr__(obj, MOUNT_ATTR, mount)
+        object.__setattr__(obj, TEMPLATE_USED_ATTR, template)
         _live[cid_of(obj)] = obj
     return mount
 

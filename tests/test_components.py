@@ -281,3 +281,15 @@ def test_a_component_action_can_navigate_with_a_flash() -> None:
     reply = send(app, page, {"type": "action", "action": "leave",
                              "target": engine.cid_of(table.rows[0])})
     assert reply["meta"]["navigate"] == "/elsewhere" and reply["meta"]["flash"]
+
+
+def test_a_replaced_component_template_shows_when_the_page_is_mounted_again() -> None:
+    app, page = page_for(2)
+    view = Sink()
+    page.attach(view)
+    # what dev mode's reload does to the application's template of that name
+    app._templates["row"] = app.env.from_string(ROW.replace("<i>", "<em>").replace("</i>", "</em>"),
+                                                name="row")
+    page.remount(app.template("page"))
+    assert "<em>" in page.html() and "<i>" not in page.html()
+    assert to_html(view.messages[-1]["tree"]) == page.html()

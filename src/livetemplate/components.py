@@ -37,6 +37,7 @@ class Component:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop(engine.MOUNT_ATTR, None)
+        state.pop(engine.TEMPLATE_USED_ATTR, None)
         return state
 
 
