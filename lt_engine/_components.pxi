@@ -62,6 +62,48 @@ cdef list state_path(NodeState st, NodeState target):
     return None
 
 
+cdef bint path_holds(NodeState root, list path, NodeState target):
+    """Whether ``path`` (state_path's, cached) still leads from ``root`` to ``target``: each
+    range item where its position says, the last step onto ``target`` itself."""
+    cdef Py_ssize_t i = len(path) - 1, p
+    cdef NodeState cur = root
+    cdef RangeState rs
+    cdef ItemState it
+    while i >= 0:
+        v = cur.vals[int(path[i])]
+        i -= 1
+        if i < 0:
+            return v is target
+        if isinstance(path[i], ItemState):
+            if not isinstance(v, RangeState):
+                return False
+            rs = <RangeState>v
+            it = <ItemState>path[i]
+            p = it.pos
+            if p < 0 or p >= len(rs.items) or rs.items[p] is not it:
+                return False
+            cur = it
+            i -= 1
+        elif isinstance(v, NodeState):
+            cur = <NodeState>v
+        else:
+            return False
+    return False
+
+
+cdef list find_path(Mount page, Mount component):
+    """Where ``page``'s tree holds ``component``'s node: the path cached on the component
+    while it still leads there (a component action then costs the depth of the page, not its
+    size), else found by a walk over the page's state and cached; None when it is not there."""
+    cached = component.shown_at
+    if (cached is not None and (<tuple>cached)[0] is page
+            and path_holds(page.state, <list>(<tuple>cached)[1], component.state)):
+        return <list>(<tuple>cached)[1]
+    cdef list path = state_path(page.state, component.state)
+    component.shown_at = None if path is None else (page, path)
+    return path
+
+
 cdef object wrap_change(list path, object change):
     """``change`` of a node as an update of the tree ``path`` leads from."""
     for step in path:

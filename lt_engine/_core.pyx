@@ -228,6 +228,7 @@ cdef class Mount:
     cdef public TemplateDesc template
     cdef public NodeState state
     cdef public tuple leaves
+    cdef public object shown_at  # a component's: (page mount, path there), see find_path
 
     def __init__(self, TemplateDesc template, data):
         self.template = template
@@ -286,12 +287,12 @@ cdef class Mount:
 
     def shows(self, Mount component):
         """Whether this mount's tree holds ``component``'s root node (lt_engine.components)."""
-        return state_path(self.state, component.state) is not None
+        return find_path(self, component) is not None
 
     def component_update(self, Mount component, data):
         """``component.update(data)``, addressed to where this mount's tree holds it: an update
         of this tree ({} when nothing changed).  LookupError when it holds no such node."""
-        path = state_path(self.state, component.state)
+        path = find_path(self, component)
         if path is None:
             raise LookupError("the page does not show this component")
         change = component.update(data)
