@@ -293,3 +293,33 @@ def test_a_replaced_component_template_shows_when_the_page_is_mounted_again() ->
     page.remount(app.template("page"))
     assert "<em>" in page.html() and "<i>" not in page.html()
     assert to_html(view.messages[-1]["tree"]) == page.html()
+
+
+@pytest.mark.parametrize("track_data", [True, False])
+def test_a_component_found_again_after_the_page_moved_it(track_data: bool) -> None:
+    app, page = page_for(10, track_data=track_data)
+    view = Sink()
+    page.attach(view)
+    tree = copy.deepcopy(view.messages[0]["tree"])
+    row = page.model.rows[5]
+    cid = engine.cid_of(row)
+    for step in ("first", "moved", "moved again", "gone"):
+        if step == "moved":
+            del page.model.rows[:3]  # the page's update shifts it to position 2
+            page.model.rows.insert(0, Row(99))
+        elif step == "moved again":
+            page.model.rows.reverse()
+        elif step == "gone":
+            page.model.rows.remove(row)
+        if step != "first":
+            page.update()
+        reply = send(app, page, {"type": "action", "action": "save", "target": cid,
+                                 "data": {"title": step}})
+        if step == "gone":
+            assert reply["code"] == "unknown_component"
+            break
+        assert reply["meta"]["success"] and reply["tree"], step
+        assert f"{step} <i>" in page.html()
+    for message in view.messages[1:]:
+        apply_update(tree, message["tree"])
+    assert to_html(tree) == page.html()
