@@ -106,15 +106,22 @@ def test_chat_one_room_for_everyone() -> None:
                        'id="toggle-members" lvt-click="toggle(#members)', 'id="members"'):
             assert needle in client.get("/").text
         token = token_of(client.get("/").text)
-        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
-            ws.receive_json()
-            reply = act(ws, "send", author="ann", text="hi <there>")
-            assert reply["meta"]["events"] == [["sent", None]]
-            assert act(ws, "send", text=" ")["meta"]["errors"] == {"text": "Write a message first."}
         # Another visitor (no cookie) gets the same room.
         client.cookies.clear()
-        other = client.get("/").text
-        assert "hi &lt;there&gt;" in other and token_of(other) != token
+        other = token_of(client.get("/").text)
+        assert other != token
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws, \
+                client.websocket_connect("/ws", subprotocols=offer(other)) as ws2:
+            ws.receive_json()
+            ws2.receive_json()
+            reply = act(ws, "send", author="ann", text="hi <there>")
+            assert reply["meta"]["events"] == [["sent", None]]
+            # the message is streamed to both, as an append to the messages range
+            sent = ws2.receive_json()["tree"]
+            assert "hi &lt;there&gt;" in str(sent) and "'a'" in str(sent)
+            assert act(ws, "send", text=" ")["meta"]["errors"] == {"text": "Write a message first."}
+        # the room keeps no messages: a new visitor sees none of them
+        assert "hi &lt;there&gt;" not in client.get("/").text
 
 
 @pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat"])

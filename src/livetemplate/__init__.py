@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from lt_engine import track, untrack
+from lt_engine import Stream, track, untrack
 
 from .actions import ActionContext
 from .app import Application
+from .components import Component
 from .errors import (
     AsyncRequired,
     ClientError,
@@ -39,10 +40,10 @@ from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import InsecureSecretWarning
 
 __all__ = [
-    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError",
+    "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError", "Component",
     "DuplicateTemplateError", "InsecureSecretWarning", "Limits", "LiveTemplateError",
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "UnstorableError", "ValidationError", "track", "untrack",
+    "Stream", "UnstorableError", "ValidationError", "track", "untrack",
 ]

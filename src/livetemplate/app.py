@@ -116,6 +116,7 @@ class Application:
         self.env = lt_engine.Environment(loader=jinja2.FileSystemLoader(self._dirs), **env_options)
         self._files: dict[str, Path] = {}  # template name -> its file
         self._templates: dict[str, lt_engine.Template] = {}
+        self.env.component_templates = self.template  # {{ component(obj) }}: obj.template names one of ours
         self.pages = LivePages()  # the pages live in this process
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
@@ -385,13 +386,14 @@ class Application:
                 )
             if isinstance(message, protocol.ActionMessage):  # checked as any message is
                 message = {protocol.TYPE: message.type, protocol.ACTION: message.action,
-                           protocol.DATA: message.data, protocol.TOKEN: message.token}
-            action, data, token = protocol.parse_action(message)
+                           protocol.DATA: message.data, protocol.TOKEN: message.token,
+                           protocol.TARGET: message.target}
+            action, data, token, target = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
             if self.shared is None:  # a shared store's action starts the page's TTL itself
                 self.touch(page)
-            return await page.run_action(action, data, origin)
+            return await page.run_action(action, data, origin, target)
         except LiveTemplateError as exc:
             return protocol.error_message(exc.code, exc.message)
         except Exception:

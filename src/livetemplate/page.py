@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 import lt_engine
 from lt_engine import track
 
-from . import flash, navigation, protocol
+from . import components, flash, navigation, protocol
 from .actions import (
     ActionContext,
     find_actions,
@@ -205,22 +205,30 @@ class Page:
             connection.deliver(text)
 
     async def run_action(self, action: str, data: Mapping[str, Any],
-                         origin: Connection | None = None, *,
+                         origin: Connection | None = None,
+                         target: str | None = None, *,
                          call: Callable[..., Any] | None = None) -> dict[str, Any]:
         """Run one action and send the update; returns ``{"tree": update, "meta": {...}}``.
 
         ``origin`` gets the reply, ``meta`` included (e.g. that a form was accepted, even when
         the tree is unchanged: ``{}``); every other connection gets a changed tree only.
+        ``target`` names a component of the page (``livetemplate.components``): the action is
+        its, and only it is re-evaluated.
         ``call(model, ctx)``, when given, runs instead of the model's method ``action`` (the
         framework's own steps that run as actions: ``navigation``'s URL changes).
         """
-        func = call or resolve_action(self.model, action)
+        model = self.model if target is None else components.resolve(self._mount, target)
+        func = call or resolve_action(model, action)
         if func is None:
-            known = ", ".join(self.actions) or "none: register a data model with public methods"
+            actions = self.actions if target is None else sorted(find_actions(model))
+            known = ", ".join(actions) or "none: register a data model with public methods"
+            owner = f"page {self.template_name!r}" if target is None else f"component {target!r}"
             raise ClientError(
                 "unknown_action",
-                f"page {self.template_name!r} has no action {action!r}; its actions: {known}",
+                f"{owner} has no action {action!r}; its actions: {known}",
             )
+        if self._sync is not None and target is not None:
+            raise ClientError("bad_message", "component actions need the in-process page store")
         if self._sync is not None:  # a shared store: the action runs under the store's lock
             return await self.app.shared.run_action(  # type: ignore[union-attr]
                 self, func, action, data, origin)
@@ -234,7 +242,7 @@ class Page:
             held = True
         try:
             try:
-                result = start_action(func, self.model, ctx)
+                result = start_action(func, model, ctx)
                 if is_pending(result):
                     if not held:  # free, so this takes it without yielding
                         await lock.acquire()
@@ -250,8 +258,12 @@ class Page:
                 except RenderError:
                     pass  # logged; the action's own error is the one to report
                 raise
-            meta = self._outcome(ctx, result, errors)
-            reply = {protocol.TREE: self._rerender(), protocol.META: meta}
+            if target is None:
+                meta = self._outcome(ctx, result, errors)
+                reply = {protocol.TREE: self._rerender(), protocol.META: meta}
+            else:  # a component's action: only it is re-evaluated
+                meta = components.outcome(model, ctx, result, errors)
+                reply = {protocol.TREE: components.update(self._mount, model), protocol.META: meta}
             self._broadcast(reply, origin)
         finally:
             if held:

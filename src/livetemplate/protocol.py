@@ -22,6 +22,7 @@ TYPE = "type"
 ACTION = "action"
 DATA = "data"
 TOKEN = "token"
+TARGET = "target"  # in an action: the component it is addressed to (livetemplate.components)
 TREE = "tree"
 META = "meta"
 CODE = "code"
@@ -52,6 +53,7 @@ ERRORS: dict[str, tuple[int, int | None]] = {
     "bad_message": (400, None),
     "bad_data": (400, None),
     "unknown_action": (400, None),
+    "unknown_component": (400, None),  # an action's "target" names no component of the page
     "rate_limited": (429, None),
     "action_failed": (500, None),
     "action_timeout": (504, None),
@@ -72,6 +74,7 @@ ERRORS: dict[str, tuple[int, int | None]] = {
 }
 
 MAX_ACTION_NAME = 100
+MAX_TARGET = 64  # characters of an action's "target" (a component id is 8)
 
 logger = logging.getLogger("livetemplate")
 
@@ -84,18 +87,22 @@ class ActionMessage:
     data: dict[str, Any] = field(default_factory=dict)
     type: str = TYPE_ACTION
     token: str | None = None
+    target: str | None = None
 
 
 def parse_message(raw: str | bytes | Mapping[str, Any] | ActionMessage) -> ActionMessage:
     """Validate an untrusted client message; raise :class:`ClientError` saying what is wrong."""
     if isinstance(raw, ActionMessage):
         return raw
-    action, data, token = parse_action(raw)
-    return ActionMessage(action=action, data=data, token=token)
+    action, data, token, target = parse_action(raw)
+    return ActionMessage(action=action, data=data, token=token, target=target)
 
 
-def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]:
-    """``parse_message`` without building an :class:`ActionMessage`: ``(action, data, token)``.
+def parse_action(
+    raw: str | bytes | Mapping[str, Any],
+) -> tuple[str, dict[str, Any], str | None, str | None]:
+    """``parse_message`` without building an :class:`ActionMessage`: ``(action, data, token,
+    target)``.
 
     The per-action path uses this one (a frozen dataclass costs more than the JSON decode).
     """
@@ -146,7 +153,11 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
     token = raw.get(TOKEN)
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
-    return action, data, token
+    target = raw.get(TARGET)
+    if target is not None and (type(target) is not str or not 0 < len(target) <= MAX_TARGET):
+        raise ClientError("bad_message", f'"target" must be a component id (a string of 1 to'
+                                         f" {MAX_TARGET} characters), as lvt-target holds")
+    return action, data, token, target
 
 
 def url_problem(url: object, absolute: bool = False) -> str | None:

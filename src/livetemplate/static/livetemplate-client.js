@@ -9,7 +9,7 @@
   'use strict';
 
   // --- Wire format: the key names of lt_engine/wire.py -------------------------------------
-  const STATICS = 's', ITEMS = 'd', META = 'm', ID_KEY = 'idKey', KEY = '_k';
+  const STATICS = 's', ITEMS = 'd', META = 'm', ID_KEY = 'idKey', KEY = '_k', STREAM = 'stream';
 
   class ProtocolError extends Error {
     get name() { return 'ProtocolError'; }
@@ -59,17 +59,39 @@
     return i;
   }
 
+  // A stream's limit (0: none), or undefined for a range that is no stream (lt_engine.streams).
+  const streamLimit = (rng) => rng[META] && rng[META][STREAM];
+
+  /** Inserted items whose key the range has replace that item in place: the rest, to insert. */
+  function upsert(rng, items, add) {
+    const at = new Map(items.map((it, i) => [itemKey(rng, it), i])), fresh = [];
+    for (const it of add) {  // a key twice in `add`: the later one wins, in the earlier's place
+      const k = itemKey(rng, it), i = at.get(k);
+      if (i === undefined) at.set(k, -fresh.push(it));  // -(its index in fresh + 1)
+      else if (i >= 0) items[i] = it;
+      else fresh[-1 - i] = it;
+    }
+    return fresh;
+  }
+
   function applyOps(rng, ops) {
-    const items = rng[ITEMS];
+    const items = rng[ITEMS], limit = streamLimit(rng);
     for (const op of ops) {
       const kind = op[0];
       if (kind === 'r') {
         refill(items, items.filter((it) => itemKey(rng, it) !== op[1]));
       } else if (kind === 'u') {
-        applyUpdate(items[findItem(rng, items, op[1])], op[2]);
+        // a stream's item the client no longer has: nothing to update
+        if (limit == null || items.some((it) => itemKey(rng, it) === op[1])) {
+          applyUpdate(items[findItem(rng, items, op[1])], op[2]);
+        }
       } else if (kind === 'a' || kind === 'p') {
         if (op.length > 2 && op[2] != null) rng[STATICS] = op[2];
-        refill(items, kind === 'a' ? items.concat(op[1]) : op[1].concat(items));
+        const fresh = upsert(rng, items, op[1]);
+        refill(items, kind === 'a' ? items.concat(fresh) : fresh.concat(items));
+        if (limit && items.length > limit) {
+          if (kind === 'a') items.splice(0, items.length - limit); else items.length = limit;
+        }
       } else if (kind === 'i') {
         items.splice(findItem(rng, items, op[1]) + 1, 0, op[2]);
       } else if (kind === 'o') {
@@ -82,6 +104,23 @@
         refill(items, keys.map((k) => byKey.get(k)));
       } else {
         throw new ProtocolError(`unknown range op ${JSON.stringify(kind)}`);
+      }
+    }
+  }
+
+  /** A full tree (a reconnect) shows only what a stream holds now: keep the items the client
+   *  has in each stream range still there, with the new ones inserted (docs/protocol.md). */
+  function keepStreams(old, tree) {
+    for (const [slot, v] of Object.entries(tree)) {
+      const o = old[slot];
+      if (isRange(v) && isRange(o)) {
+        if (streamLimit(v) != null && streamLimit(o) != null) {
+          const items = o[ITEMS];
+          applyOps(Object.assign({}, v, { [ITEMS]: items }), [['a', v[ITEMS]]]);
+          v[ITEMS] = items;
+        }
+      } else if (isObject(v) && isObject(o) && slot !== STATICS) {
+        keepStreams(o, v);
       }
     }
   }
@@ -646,6 +685,9 @@
       let rows = null;
       try {
         if (full) {
+          // the same page again (a reconnect), not another (a navigation, a new page per socket)
+          if (this.tree && this.kept === this.token) keepStreams(this.tree, tree);
+          this.kept = this.token;
           this.tree = tree;
         } else {
           try { rows = rowPatches(this.root, this.tree, tree); } catch { /* merge says why */ }
@@ -784,7 +826,8 @@
     /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint, else
      *  (no token yet, or the server unreachable) queued until the next connection. */
     send(action, data = {}, el = null, submit = false) {
-      const msg = { type: 'action', action, data };
+      const msg = { type: 'action', action, data }, t = el && el.closest('[lvt-target]');
+      if (t) msg.target = t.getAttribute('lvt-target');  // a component's action
       if (el) {
         this.busy(el, true);
         this.pending.push({ action, el, submit, msg });
