@@ -36,6 +36,7 @@ from .errors import ClientError, LiveTemplateError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
 from .tokens import cookie_path
+from .uploads import UPLOADS_NAME
 
 if TYPE_CHECKING:
     from .app import Application
@@ -405,6 +406,9 @@ class Page:
         view = dict(self.record.data)
         view.update(model_data(self.record.model))
         view[ERRORS_NAME] = self.record.errors
+        uploads = self.app.uploads.view(self)
+        if uploads is not None:  # the model declares uploads: their entries and errors
+            view[UPLOADS_NAME] = uploads
         return view
 
     def _assign(self, values: Mapping[str, Any] | None) -> None:

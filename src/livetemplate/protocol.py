@@ -37,6 +37,9 @@ TOKEN_SUBPROTOCOL = SUBPROTOCOL + ".token."
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
 TYPE_ERROR = "error"
+TYPE_UPLOAD = "upload"  # announces files to upload (livetemplate.uploads)
+# parse_action's action name for an upload message: no method can be named so
+UPLOAD_ACTION = "lvt:upload"
 
 # Error codes on the wire, with the HTTP status of the POST fallback and the WebSocket close code
 # (None: the connection stays open after the error message).
@@ -62,6 +65,15 @@ ERRORS: dict[str, tuple[int, int | None]] = {
     "page_busy": (503, 1013),
     "page_conflict": (409, None),
     "unstorable": (500, None),
+    # uploads (docs/protocol.md, "Uploads"): the connection stays open, the upload may be abandoned
+    "unknown_upload": (400, None),
+    "bad_upload": (400, None),
+    "upload_busy": (409, None),
+    "bad_chunk": (400, None),
+    "chunk_too_large": (413, None),
+    "unknown_entry": (400, None),
+    "chunk_order": (400, None),
+    "upload_size": (413, None),
 }
 
 MAX_ACTION_NAME = 100
@@ -84,6 +96,8 @@ def parse_message(raw: str | bytes | Mapping[str, Any] | ActionMessage) -> Actio
     if isinstance(raw, ActionMessage):
         return raw
     action, data, token = parse_action(raw)
+    if action == UPLOAD_ACTION:
+        return ActionMessage(action=action, data=data, type=TYPE_UPLOAD, token=token)
     return ActionMessage(action=action, data=data, token=token)
 
 
@@ -108,7 +122,10 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
         raise ClientError("bad_message", 'message must be a JSON object like {"type": "action", ...}')
     kind = raw.get(TYPE, TYPE_ACTION)
     if kind != TYPE_ACTION:
-        raise ClientError("bad_message", f'unknown message type {kind!r}; clients send "action"')
+        if kind == TYPE_UPLOAD:  # checked by livetemplate.uploads
+            return UPLOAD_ACTION, dict(raw), _token(raw)
+        raise ClientError("bad_message", f'unknown message type {kind!r}; clients send "action"'
+                                         ' or "upload"')
     action = raw.get(ACTION)
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_NAME:
         raise ClientError("bad_message", '"action" must be a non-empty string naming an action')
@@ -135,10 +152,14 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
                 raise ClientError(
                     "bad_data", f"field '{bad}' of action {action!r} holds text that UTF-8 cannot"
                     " encode (a lone surrogate, e.g. half of an emoji); send valid Unicode")
+    return action, data, _token(raw)
+
+
+def _token(raw: Mapping[str, Any]) -> str | None:
     token = raw.get(TOKEN)
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
-    return action, data, token
+    return token
 
 
 def unencodable(text: str) -> bool:
