@@ -79,15 +79,23 @@ def test_todo_add_toggle_delete_filter() -> None:
             act(ws, "add", title="eggs")
             assert act(ws, "add", title="  ")["meta"]["errors"] == {"title": "A todo needs a title."}
             act(ws, "toggle", id="1")
-            act(ws, "show", filter="active")
+            ws.send_json({"type": "params", "url": "/?filter=active"})  # what a filter link sends
+            assert ws.receive_json()["meta"]["action"] == "handle_params"
             assert act(ws, "delete", id=2)["meta"]["success"]
             assert act(ws, "toggle", id=99)["meta"]["errors"]["id"].startswith("No todo #99")
-        html = client.get("/", headers={"X-LiveTemplate-Token": token}).text
-        assert 'data-key="1"' not in html and "0 left" in html and 'class="selected">active' in html
+            assert act(ws, "show", filter="all")["code"] == "unknown_action"  # links, not actions
+        html = client.get("/?filter=active", headers={"X-LiveTemplate-Token": token}).text
+        assert 'data-key="1"' not in html and "0 left" in html
+        assert 'id="filter-active" href="?filter=active" lvt-patch aria-current="page"' in html
+        assert 'data-key="1"' in client.get("/").text  # no ?filter=: all of them
+        assert 'data-key="1"' in client.get("/?filter=done").text
+        assert 'data-key="1"' not in client.get("/?filter=active").text
+        bad = client.get("/?filter=nope").text
+        assert 'class="flash error" role="status">There is no filter' in bad
+        assert 'aria-current="page" class="selected">all' in bad
+        assert "flash" not in client.get("/?filter=done").text  # shown once
         with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
             ws.receive_json()
-            act(ws, "show", filter="all")
-            assert 'data-key="1"' in client.get("/").text
             act(ws, "clear_done")
         assert "<li data-key" not in client.get("/").text  # no rows (<link> also starts "<li")
 

@@ -62,3 +62,19 @@ def test_async_tests_use_asend(app: Application) -> None:
         return view.html
 
     assert asyncio.run(scenario()) == '<span id="count">5</span>'
+
+
+class Paged:
+    def __init__(self) -> None:
+        self.n = 1
+
+    def handle_params(self, params: object, ctx: ActionContext) -> None:
+        self.n = ctx.get_int("page", 1)
+
+
+def test_a_view_patches_the_url_as_a_link_would() -> None:
+    app = Application(secret="t")
+    app.add_template("paged", "<b>{{ n }}</b>")
+    with mount(app, "paged", Paged()) as view:
+        assert view.patch("/?page=3")["tree"] == {"0": "3"} and view.html == "<b>3</b>"
+        assert view.patch("//evil")["code"] == "bad_message" and view.html == "<b>3</b>"

@@ -1,7 +1,9 @@
 """A todo list: add (a form, validated), toggle, delete, filter, clear; rows keyed by ``data-key``.
 
-Each browser has its own list (found again through the token cookie on reload).  Run:
-``uvicorn examples.todo.app:app``.
+The filter lives in the URL (``/?filter=done``): its links patch the query without a reload,
+``handle_params`` applies it, the back button restores the previous one, and a reload or a
+shared link shows the same filter. Each browser has its own list (found again through the token
+cookie on reload).  Run: ``uvicorn examples.todo.app:app``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -52,10 +55,13 @@ class TodoList:
         self.todos.remove(todo)
         self._refresh()
 
-    def show(self, ctx: ActionContext) -> None:
-        name = ctx.get_str("filter")
+    def handle_params(self, params: QueryParams, ctx: ActionContext) -> None:
+        # The URL's ?filter= (a link patched it, the back button restored it, or the page was
+        # loaded with it): not an action, so no client can call it with data of its own.
+        name = params.get("filter", "all")
         if name not in FILTERS:
-            raise ValidationError(filter=f"Unknown filter {name!r}; use one of {', '.join(FILTERS)}.")
+            ctx.flash("error", f"There is no filter {name[:40]!r}; showing all.")
+            name = "all"
         self.filter = name
         self._refresh()
 

@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import protocol
+from . import flash, protocol
 from .errors import ClientError
 
 if TYPE_CHECKING:
@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 _MISSING: Any = object()
+# Methods of a data model the framework calls, never clients (not actions):
+PARAMS_HOOK = "handle_params"  # handle_params(params, ctx): the page's URL changed (navigation)
+HOOKS = frozenset({PARAMS_HOOK})
 _TRUE = frozenset({"true", "on", "1", "yes"})
 _FALSE = frozenset({"false", "off", "0", "no", ""})
 
@@ -34,6 +37,9 @@ class ActionContext:
         self.data = data
         self.errors: dict[str, str] = {}
         self.events: list[list[Any]] = []
+        self.flashes: dict[str, str] = {}  # what ctx.flash left: the page's flash after it
+        self.url: str | None = None  # in handle_params: the page's new URL (path and query)
+        self.goto: tuple[str, str, bool] | None = None  # (patch|navigate|redirect, url, replace)
 
     def has(self, name: str) -> bool:
         return name in self.data
@@ -103,6 +109,39 @@ class ActionContext:
         name."""
         return self.page.app.uploads.take(self.page, name)
 
+    def flash(self, kind: str, message: str) -> None:
+        """Show ``message`` under ``flash[kind]`` in the render after this action (and, across a
+        redirect or navigation, on the page loaded next), once: ``livetemplate.flash``.
+
+        Raises ``TypeError``/``ValueError`` for a kind or message that is not a string, too
+        long (``flash.MAX_FLASH_CHARS``), or a fourth kind.
+        """
+        flash.put(self.flashes, kind, message)
+
+    # Where the browser goes after this action (livetemplate.navigation); the last call wins,
+    # and none applies when the action fails or its validation does.
+
+    def patch(self, url: str, *, replace: bool = False) -> None:
+        """Change the URL to ``url`` (a path, or ``?query`` on the page's path) and keep the
+        page: the client pushes the URL (``replace``: replaces it) and the page's
+        ``handle_params`` runs for it, as for a ``lvt-patch`` link."""
+        self._go(protocol.PATCH, url, replace)
+
+    def navigate(self, url: str, *, replace: bool = False) -> None:
+        """Move the client to the live page at ``url`` (same app, same connection, no reload);
+        the client falls back to a full page load where it cannot."""
+        self._go(protocol.NAVIGATE, url, replace)
+
+    def redirect(self, url: str) -> None:
+        """A full page load of ``url``: a path on this site or an ``http(s)://`` URL."""
+        self._go(protocol.REDIRECT, url, False)
+
+    def _go(self, kind: str, url: str, replace: bool) -> None:
+        problem = protocol.url_problem(url, absolute=kind == protocol.REDIRECT)
+        if problem is not None:
+            raise ValueError(f"ctx.{kind}: {problem}")
+        self.goto = (kind, url, bool(replace))
+
     def _value(self, name: str, default: Any) -> Any:
         if name in self.data and self.data[name] is not None:
             return self.data[name]
@@ -130,7 +169,7 @@ def find_actions(model: Any) -> dict[str, Callable[..., Any]]:
     if cached is None:
         cached = {}
         for name in dir(cls):
-            if name.startswith("_"):
+            if name.startswith("_") or name in HOOKS:
                 continue
             attr = inspect.getattr_static(cls, name)
             if isinstance(attr, (staticmethod, classmethod)):

@@ -37,6 +37,7 @@ from .errors import (
     TemplateNotFoundError,
     TokenMissing,
 )
+from .flash import FlashSigner
 from .html import CLIENT_PATH, inject
 from .limits import Limits
 from .page import Page
@@ -106,6 +107,7 @@ class Application:
             )
         resolved = resolve_secret(secret)
         self.tokens = TokenSigner(resolved, self.limits.token_max_age, clock)
+        self.flash_signer = FlashSigner(resolved, clock)  # flashes carried across page loads
         # The pages of a shared store (Redis) are kept in step across processes by this; None
         # for the in-process store, whose paths stay as they were.
         self.shared: SharedPages | None = None

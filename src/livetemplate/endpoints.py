@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from . import protocol
+from . import navigation, protocol
 from .collector import COLLECTOR
 from .connection import WebSocketConnection, _close_reason
 from .errors import ClientError, LiveTemplateError, TokenMissing
@@ -109,6 +109,10 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                 continue
             conn.begin_direct()
             try:
+                moving = navigation.message(raw)  # params / join; None for an action
+                if moving is not None:
+                    page = await navigation.receive(app, page, moving, conn)
+                    continue
                 reply = await app.handle_action(page, raw, origin=conn)
                 if reply.get(protocol.TYPE) == protocol.TYPE_ERROR:
                     conn.deliver(protocol.dumps(reply))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 import lt_engine
 from lt_engine import track
 
-from . import protocol
+from . import flash, navigation, protocol
 from .actions import (
     ActionContext,
     find_actions,
@@ -140,6 +140,7 @@ class Page:
         """
         if data is not None:
             self.update(data)
+        carried_flash = navigation.enter(self, request)  # handle_params, the carried flash
         app = self.app
         token = self.get_token()
         html = inject(self._mount.html(), token, app.client_path, app.live_url)
@@ -160,6 +161,8 @@ class Page:
             path=cookie_path(path),
             httponly=True, samesite="lax", secure=request.url.scheme == "https",
         )
+        if carried_flash:  # shown now: once
+            response.delete_cookie(flash.COOKIE, path="/")
         app.touch(self)
         return response
 
@@ -203,13 +206,16 @@ class Page:
             connection.deliver(text)
 
     async def run_action(self, action: str, data: Mapping[str, Any],
-                         origin: Connection | None = None) -> dict[str, Any]:
+                         origin: Connection | None = None, *,
+                         call: Callable[..., Any] | None = None) -> dict[str, Any]:
         """Run one action and send the update; returns ``{"tree": update, "meta": {...}}``.
 
         ``origin`` gets the reply, ``meta`` included (e.g. that a form was accepted, even when
         the tree is unchanged: ``{}``); every other connection gets a changed tree only.
+        ``call(model, ctx)``, when given, runs instead of the model's method ``action`` (the
+        framework's own steps that run as actions: ``navigation``'s URL changes).
         """
-        func = resolve_action(self.model, action)
+        func = call or resolve_action(self.model, action)
         if func is None:
             known = ", ".join(self.actions) or "none: register a data model with public methods"
             raise ClientError(
@@ -259,7 +265,9 @@ class Page:
         if result is not None and isinstance(result, Mapping):
             self._assign(result)
         self.record.errors = errors = dict(errors)
+        flash.settle(self.record.data, ctx.flashes)
         meta = {"action": ctx.action, "success": not errors, "errors": dict(errors)}
+        navigation.outcome_meta(ctx, meta)
         if ctx.events:
             meta[protocol.EVENTS] = ctx.events
         return meta
@@ -409,6 +417,7 @@ class Page:
         uploads = self.app.uploads.view(self)
         if uploads is not None:  # the model declares uploads: their entries and errors
             view[UPLOADS_NAME] = uploads
+        view[flash.FLASH] = flash.view(self.record.data)
         return view
 
     def _assign(self, values: Mapping[str, Any] | None) -> None:

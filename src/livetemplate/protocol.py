@@ -40,6 +40,13 @@ TYPE_ERROR = "error"
 TYPE_UPLOAD = "upload"  # announces files to upload (livetemplate.uploads)
 # parse_action's action name for an upload message: no method can be named so
 UPLOAD_ACTION = "lvt:upload"
+# Live navigation (livetemplate.navigation), client -> server over the WebSocket:
+TYPE_PARAMS = "params"  # {"type": "params", "url": "/?filter=done"}: the page's URL changed
+TYPE_JOIN = "join"  # {"type": "join", "token": …}: move this connection to another page
+URL = "url"
+# in the reply's "meta", server -> client: where to go after an action, and a carried flash
+PATCH, NAVIGATE, REDIRECT, REPLACE, FLASH = "patch", "navigate", "redirect", "replace", "flash"
+MAX_URL_CHARS = 2048
 
 # Error codes on the wire, with the HTTP status of the POST fallback and the WebSocket close code
 # (None: the connection stays open after the error message).
@@ -125,7 +132,8 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
         if kind == TYPE_UPLOAD:  # checked by livetemplate.uploads
             return UPLOAD_ACTION, dict(raw), _token(raw)
         raise ClientError("bad_message", f'unknown message type {kind!r}; clients send "action"'
-                                         ' or "upload"')
+                                         ' or "upload" (and, over a WebSocket, "params" and'
+                                         ' "join")')
     action = raw.get(ACTION)
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_NAME:
         raise ClientError("bad_message", '"action" must be a non-empty string naming an action')
@@ -160,6 +168,34 @@ def _token(raw: Mapping[str, Any]) -> str | None:
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
     return token
+
+
+def url_problem(url: object, absolute: bool = False) -> str | None:
+    """Why ``url`` cannot be a URL on the wire (``None`` when it can).
+
+    A URL on the wire is a path on this site (``/items?page=2``) or a query on the page's own
+    path (``?page=2``) — with ``absolute``, also an ``http(s)://`` URL — of at most
+    ``MAX_URL_CHARS``, with no control characters, backslashes or lone surrogates: nothing a
+    browser could read as another site (``//evil``, ``/\\evil``) or a script (``javascript:``).
+    """
+    if not isinstance(url, str):
+        return f"a URL is a string, not {type(url).__name__}"
+    if not url:
+        return "a URL is a non-empty string"
+    if len(url) > MAX_URL_CHARS:
+        return f"a URL of {len(url)} characters is longer than {MAX_URL_CHARS}"
+    if _UNSAFE_URL.search(url) or unencodable(url):
+        return "a URL holds a control character, a backslash or a lone surrogate"
+    if (url[0] == "/" and url[1:2] != "/") or url[0] == "?":
+        return None
+    if absolute and _ABSOLUTE_URL.match(url):
+        return None
+    return (f"{url[:60]!r} is not a path on this site (it starts with a single '/', or '?')"
+            + (" nor an http(s):// URL" if absolute else ""))
+
+
+_UNSAFE_URL = re.compile(r"[\x00-\x1f\x7f\\]")
+_ABSOLUTE_URL = re.compile(r"^https?://[^/?#\s]+", re.IGNORECASE)
 
 
 def unencodable(text: str) -> bool:

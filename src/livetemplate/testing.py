@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 import lt_engine
 
 from . import protocol
 from .app import Application
+from .errors import LiveTemplateError
+from .navigation import change_url
 from .page import Page
 
 
@@ -78,15 +81,31 @@ class LiveView:
 
     def send(self, action: str, data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """``asend`` for synchronous tests (in ``async`` tests, ``await view.asend(...)``)."""
+        return self._run(self.asend(action, data, **fields), "asend")
+
+    async def apatch(self, url: str) -> dict[str, Any]:
+        """What a ``lvt-patch`` link or the back button sends: the page's ``handle_params`` runs
+        for ``url``; returns the reply (update, or error message)."""
+        try:
+            return await change_url(self.page, url, origin=self)
+        except LiveTemplateError as exc:
+            return protocol.error_message(exc.code, exc.message)
+
+    def patch(self, url: str) -> dict[str, Any]:
+        """``apatch`` for synchronous tests."""
+        return self._run(self.apatch(url), "apatch")
+
+    def _run(self, step: Coroutine[Any, Any, dict[str, Any]], name: str) -> dict[str, Any]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
-            raise RuntimeError("an event loop is running here: use `await view.asend(...)`")
+            step.close()
+            raise RuntimeError(f"an event loop is running here: use `await view.{name}(...)`")
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(self.asend(action, data, **fields))
+        return self._loop.run_until_complete(step)
 
     def close(self) -> None:
         """Detach from the page (like closing the tab)."""

@@ -470,6 +470,7 @@
       const meta = document.querySelector('meta[name="livetemplate-token"]');
       this.token = this.options.token || (meta && meta.content) || null;
       this.pageToken = !!this.token;
+      history.replaceState({ ...history.state, lvt: this.token }, ''); // this entry: this page
       if (!this.bound) {
         this.bound = (e) => this.handle(e);
         for (const type of EVENTS) this.root.addEventListener(type, this.bound);
@@ -498,6 +499,11 @@
             }
           });
         }
+        // Back/forward to an entry this client made: this page at another URL, or another page.
+        window.addEventListener('popstate', (e) => {
+          const s = e.state;
+          if (s && 'lvt' in s) this.go(location.href, s.lvt !== this.token, null);
+        });
       }
       this.closed = false;
       if (!this.synced) this.state('connecting');
@@ -671,6 +677,10 @@
       const up = meta.upload, w = up && this.waits[up.name];
       if (w) w(up);
       this.emit('lvt:update', { update: tree, meta, full });
+      // Where an action sends the browser, with the flash it leaves for a page loaded next.
+      if (meta.flash) document.cookie = `livetemplate_flash=${meta.flash};path=/;max-age=60;samesite=lax`;
+      if (meta.redirect) location.assign(meta.redirect);
+      else if (meta.patch || meta.navigate) this.go(meta.patch || meta.navigate, !meta.patch, meta.replace);
       for (const [name, payload] of meta.events || []) {
         for (const fn of this.handlers.get(name) || []) this.call({ fn }, 'fn', payload);
       }
@@ -764,6 +774,29 @@
       } else {
         patch(root, parseFragment(html));
       }
+    }
+
+    /** Go to `url` live: a patch (`nav` false) keeps the page and sends the server the new URL;
+     *  a navigation fetches the live page there and joins it over this connection. Either pushes
+     *  the URL (`how` true: replaces it; null: leaves history alone, as after back). A full page
+     *  load where that cannot work: another origin or endpoint, no open connection, no fetch. */
+    go(url, nav, how) {
+      const u = new URL(url, location.href), load = () => location.assign(u.href);
+      const open = () => this.ws && this.ws.readyState === 1;
+      const push = (to) => how !== null && history[how ? 'replaceState' : 'pushState']({ lvt: this.token }, '', to);
+      if (u.origin !== location.origin || !open()) return load();
+      if (!nav) return push(u.href), this.transmit({ type: 'params', url: u.pathname + u.search });
+      fetch(u.href).then((r) => Promise.all([r.url, r.text()])).then(([to, html]) => {
+        const doc = new DOMParser().parseFromString(html, 'text/html');
+        const meta = doc.querySelector('meta[name="livetemplate-token"]');
+        const script = doc.querySelector('script[data-lvt-url]');
+        if (!meta || !open() || (script ? script.getAttribute('data-lvt-url') : '/ws') !== this.options.url) return load();
+        this.token = meta.content;
+        push(to);
+        document.title = doc.title;
+        this.transmit({ type: 'join', token: this.token });
+        if (how !== null) scrollTo(0, 0);
+      }).catch(load);
     }
 
     /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint, else
@@ -908,6 +941,11 @@
     handle(e) {
       if (this.patching) return; // focus moves made by a patch are not the user's
       const type = e.type, attr = `lvt-${type}`;
+      const a = type === 'click' && e.target.closest && e.target.closest('a[lvt-patch],a[lvt-navigate]');
+      if (a && this.root.contains(a) && !(e.ctrlKey || e.metaKey || e.shiftKey || e.altKey)) {
+        e.preventDefault(); // a new tab or window (a modifier key) loads the link as usual
+        return this.go(a.href, a.hasAttribute('lvt-navigate'), a.hasAttribute('lvt-replace'));
+      }
       const el = /^(focus|blur)$/.test(type) ? e.target.hasAttribute && e.target.hasAttribute(attr) && e.target
         : e.target.closest && e.target.closest(`[${attr}]`);
       if (!el || !this.root.contains(el)) return;
