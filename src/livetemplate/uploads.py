@@ -125,7 +125,7 @@ class _Entry:
     __slots__ = ("ref", "name", "content_type", "size", "received", "path", "error")
 
     def __init__(self, name: str, content_type: str, size: int, error: str | None) -> None:
-        self.ref = ""
+        self.ref = secrets.token_urlsafe(12)  # a refused entry's too: a key for the template
         self.name = name
         self.content_type = content_type
         self.size = size
@@ -292,7 +292,6 @@ class Uploads:
         if not error:
             directory = self.directory
             for entry in entries:
-                entry.ref = secrets.token_urlsafe(12)
                 fd, path = tempfile.mkstemp(dir=directory, prefix="upload-")
                 os.close(fd)
                 entry.path = Path(path)
@@ -378,8 +377,7 @@ class Uploads:
         for session in owned:
             self._abandon(session, update=False)
         for page in {id(s.page): s.page for s in owned}.values():
-            if page.connections:
-                page.update()
+            page.update()  # also without connections: the next one gets the mount's tree
 
     def pending(self) -> list[Path]:
         """The temporary files held now (tests, monitoring)."""
