@@ -314,6 +314,20 @@ def test_bad_announcements(tmp_path: Path, message: dict[str, Any], code: str,
             assert html_of(live) == before and files(live) == []
 
 
+def test_a_new_announcement_replaces_a_refused_one(tmp_path: Path) -> None:
+    live, app = make_app(tmp_path)
+    with TestClient(app) as client:
+        with connect(client) as ws:
+            assert announce(ws, ("a.txt", "", 1))["refs"] == []
+            assert "a.txt" in html_of(live) and "not an accepted type" in html_of(live)
+            info = announce(ws, ("b.png", "", 2))
+            assert "a.txt" not in html_of(live) and "b.png 2 0%" in html_of(live)
+            ws.send_bytes(chunk_frame(info["refs"][0], 0, b"xy"))
+            assert "100" in json.dumps(ws.receive_json()["tree"])
+            info = announce(ws, ("c.png", "", 2))  # complete but not taken: replaced too
+            assert "b.png" not in html_of(live) and len(files(live)) == 1
+
+
 def test_a_name_is_a_file_name_never_a_path(tmp_path: Path) -> None:
     live, app = make_app(tmp_path)
     with TestClient(app) as client:

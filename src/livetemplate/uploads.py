@@ -271,8 +271,7 @@ class Uploads:
         if not isinstance(raw, list) or not raw:
             raise ClientError("bad_upload", '"entries" must be a non-empty list of {"name",'
                                             ' "type", "size"} objects')
-        sessions = self._sessions.setdefault(page.id, {})
-        old = sessions.get(name)
+        old = (self._sessions.get(page.id) or {}).get(name)
         if old is not None and old.owner is not None and old.owner is not origin \
                 and not old.complete and not old.error:
             raise ClientError("upload_busy", f"another connection is uploading {name!r} to this"
@@ -285,9 +284,9 @@ class Uploads:
             entries = [_entry(upload, i, item) for i, item in enumerate(raw)]
             error = "; ".join(e.error for e in entries if e.error)
         if old is not None:
-            self._end(old)
+            self._end(old)  # replaced: its files go (it may drop the page's entry in _sessions)
         session = _Session(page, name, origin, entries, error)
-        sessions[name] = session
+        self._sessions.setdefault(page.id, {})[name] = session
         refs: list[str] = []
         if not error:
             directory = self.directory
