@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import tracemalloc
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from livetemplate import Application, Limits, Upload, UploadEntry
+from livetemplate import Application, ClientError, Limits, Upload, UploadEntry
 from livetemplate.uploads import MAX_HEADER, chunk_frame, is_chunk, parse_chunk
 
 TEMPLATE = """<form id="f" lvt-submit="save"><input type="file" lvt-upload="photos"></form>
@@ -463,3 +464,69 @@ def test_memory_stays_bounded_for_a_large_upload(tmp_path: Path) -> None:
             while "action" not in ws.receive_json().get("meta", {}):
                 pass
     assert page.model.stored[0].startswith("big.bin:104857600") and files(live) == []
+
+
+# --- a shared store (Redis): the upload finishes on the worker that received it -------------
+
+
+class Tab:
+    """A connection that keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, Any]] = []
+
+    def deliver(self, text: str) -> None:
+        self.messages.append(json.loads(text))
+
+
+@pytest.fixture(scope="module")
+def redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from tests.redis_server import redis_server
+
+    yield from redis_server(tmp_path_factory.mktemp("redis"))
+
+
+def test_upload_on_a_shared_store_finishes_on_its_worker(redis: Any, tmp_path: Path) -> None:
+    from livetemplate import RedisStore
+    from tests.redis_server import free_port
+
+    prefix = f"t{free_port()}:"
+
+    def worker(folder: str) -> Application:
+        live = Application(secret="shared", store=RedisStore(redis.url, prefix=prefix),
+                           limits=Limits(check_origin=False))
+        live.uploads = type(live.uploads)(live.limits, tmp_path / folder)
+        live.add_template("gallery", TEMPLATE)
+        return live
+
+    async def main() -> None:
+        a, b = worker("a"), worker("b")
+        try:
+            page = a.new_page("gallery", Gallery())
+            await page.flush()
+            there = await b.load_page(page.token)
+            tab, other = Tab(), Tab()
+            await page.connect(tab)
+            await there.connect(other)
+            reply = await a.handle_action(page, json.dumps({
+                "type": "upload", "upload": "photos",
+                "entries": [{"name": "a.png", "type": "", "size": 4}]}), origin=tab)
+            (ref,) = reply["meta"]["upload"]["refs"]
+            with pytest.raises(ClientError, match="no upload entry"):  # not on another worker
+                b.uploads.receive(there, chunk_frame(ref, 0, b"abcd"), other)
+            a.uploads.receive(page, chunk_frame(ref, 0, b"abcd"), tab)
+            assert "a.png 4 100%" in page.html() and "a.png" not in there.html()
+            reply = await a.handle_action(page, json.dumps(
+                {"type": "action", "action": "save"}), origin=tab)
+            assert reply["meta"]["success"] and files(a) == []
+            # the stored result reaches the other worker's copy and its connection
+            deadline = asyncio.get_running_loop().time() + 5
+            while "a.png:4" not in there.html():
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.01)
+            assert any("a.png:4" in json.dumps(m) for m in other.messages)
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(main())
