@@ -135,12 +135,15 @@ async def serve_websocket(app: Application, websocket: WebSocket,
 def _chunk(app: Application, page: Page, frame: bytes, conn: WebSocketConnection,
            limiter: RateLimiter) -> None:
     """One upload chunk frame. Good chunks are not rate-limited (the announced sizes bound
-    them); a refused one counts as a message, and its error is dropped past the rate."""
+    them); a refused one counts as a message, answered as one past the rate."""
     try:
         app.uploads.receive(page, frame, conn)
     except ClientError as exc:
-        if limiter.allow():
-            conn.deliver(protocol.dumps(protocol.error_message(exc.code, exc.message)))
+        limits, error = app.limits, exc
+        if not limiter.allow():
+            error = ClientError("rate_limited", f"more than {limits.rate:g} messages/s (burst"
+                                f" {limits.burst}); message dropped, slow down")
+        conn.deliver(protocol.dumps(protocol.error_message(error.code, error.message)))
 
 
 async def _find_or_make_page(app: Application, websocket: WebSocket,
