@@ -29,7 +29,7 @@ wire format come from :mod:`lt_engine.wire`.
 
 from cpython.dict cimport PyDict_GetItem, PyDict_GetItemWithError
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
-from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
@@ -73,6 +73,29 @@ cdef extern from "Python.h":
         descrsetfunc tp_descr_set
         Py_ssize_t tp_dictoffset
     PyTypeObject* Py_TYPE(PyObject* obj)
+
+cdef extern from *:
+    """
+    /* A dict's version (PEP 509): globally unique, and changed by every change of the dict, so
+       an item whose dict still has the version seen when its leaves were last read has the same
+       leaves.  The field is CPython's and only means that on 3.10 to 3.12 (deprecated in 3.12,
+       no longer a version in 3.14); elsewhere 0, which turns the shortcut off.  */
+    #if !defined(PYPY_VERSION) && PY_VERSION_HEX >= 0x030A0000 && PY_VERSION_HEX < 0x030D0000
+    #if defined(__GNUC__)
+    #pragma GCC diagnostic push
+    #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    #endif
+    static inline unsigned long long lt_dict_stamp(PyObject *d) {
+        return (unsigned long long)((PyDictObject *)d)->ma_version_tag;
+    }
+    #if defined(__GNUC__)
+    #pragma GCC diagnostic pop
+    #endif
+    #else
+    static inline unsigned long long lt_dict_stamp(PyObject *d) { (void)d; return 0; }
+    #endif
+    """
+    unsigned long long lt_dict_stamp(PyObject* d)
 
 
 

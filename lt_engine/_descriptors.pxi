@@ -92,6 +92,13 @@ cdef class ForDesc(Entry):
     # lets the instance __dict__ answer for the name (no data descriptor of that name)
     cdef PyObject** ltype
     cdef char* lplain
+    # every leaf is a loop position or one key/attribute of the item: an item whose dict did
+    # not change (RangeState.stamps) needs only its loop positions checked
+    cdef bint stampable
+    cdef bint has_loop_leaves
+    # the class whose instances' attribute leaves were all last read from their __dict__ when a
+    # stamp was taken (a strong reference; see unchanged_since)
+    cdef PyObject* stamp_type
 
     def __init__(self, Py_ssize_t index, Py_ssize_t level, iter_fn, target_fn,
                  Py_ssize_t target_reg, filter_fn, Py_ssize_t frame_size, Py_ssize_t loop_reg,
@@ -151,6 +158,13 @@ cdef class ForDesc(Entry):
                 self.lkey[k] = <PyObject*>leaf.key0  # kept alive by self.leaves
             else:
                 self.lcode[k] = LEAF_OTHER
+        self.stampable = target_reg >= 0 and any(
+            self.lcode[k] == LEAF_ATTR or self.lcode[k] == LEAF_DICT_KEY
+            for k in range(self.nleaves)) and all(
+            self.lcode[k] == LEAF_ATTR or self.lcode[k] == LEAF_DICT_KEY
+            or self.lcode[k] == LEAF_LOOP for k in range(self.nleaves))
+        self.has_loop_leaves = any(self.lcode[k] == LEAF_LOOP for k in range(self.nleaves))
+        self.stamp_type = NULL
         self.by_identity = (
             target_reg >= 0 and filter_fn is None and not sequential and bool(leaves)
             and all((<LeafDesc>leaf).loop_attr or ((<LeafDesc>leaf).root == target_reg
@@ -173,6 +187,7 @@ cdef class ForDesc(Entry):
         if self.ltype:
             for k in range(self.nleaves):
                 Py_XDECREF(self.ltype[k])
+        Py_XDECREF(self.stamp_type)
         PyMem_Free(self.lcode)
         PyMem_Free(self.lattr)
         PyMem_Free(self.lkey)

@@ -148,13 +148,17 @@ cdef unsigned long long HIGH_BIT = (<unsigned long long>1) << 63
 @cython.wraparound(False)
 cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, Py_ssize_t n,
                                list old, Py_ssize_t off, object env,
-                               unsigned long long* out) except -1:
+                               unsigned long long* out,
+                               unsigned long long* stamp=NULL) except -1:
     """Set ``out`` to the bit mask of the item's leaves that no longer equal ``old[off:]``.
 
     The per-item scan of every update, over the loop's C leaf table. It allocates nothing
     when nothing changed, and the common case is decided by identity: an old leaf is never a
     mutable object (those are stored as UNSTABLE), so finding the very same object again means
     the leaf is unchanged.
+
+    ``stamp`` (ranges with no key attribute, see RangeState.stamps): set to the version of the
+    dict every leaf but loop positions was read from, unchanged, or to 0.
     """
     cdef Py_ssize_t k, count = d.nleaves
     cdef unsigned long long mask = 0
@@ -168,6 +172,17 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
     cdef bint inst_tried = False
     cdef PyObject* inst = NULL  # the item's own __dict__ (borrowed), once looked up
     cdef object value
+    cdef PyObject* src = NULL  # the dict every leaf was read from, while that holds
+    cdef unsigned long long seen = 0
+    if stamp != NULL and d.stampable:
+        if is_dict:
+            src = <PyObject*>it
+        elif attrs:
+            inst_tried = True
+            inst = own_dict(<PyObject*>it)
+            src = inst
+        if src != NULL:
+            seen = lt_dict_stamp(src)
     for k in range(count):
         old_k = PyList_GET_ITEM(old, off + k)
         code = lcode[k]
@@ -175,6 +190,7 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
             found = dict_lookup(<PyObject*>it, lkey[k])
             if found == old_k:
                 continue
+            src = NULL
             if found == NULL and PyErr_Occurred() != NULL:
                 return -1
         elif code == LEAF_ATTR and attrs:
@@ -187,11 +203,13 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
                 found = dict_lookup(inst, lkey[k])
                 if found == old_k:
                     continue
+                src = NULL
                 if found != NULL:
                     if not same_leaf(<object>old_k, leaf_value(<object>found)):
                         mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
                     continue
                 PyErr_Clear()  # not in __dict__ (a class attribute?): the full lookup below
+            src = NULL
             found = raw_getattr(<PyObject*>it, lkey[k])
             if found == old_k:
                 Py_DECREF(found)
@@ -215,11 +233,67 @@ cdef inline int item_mask_fast(ForDesc d, object it, list frame, Py_ssize_t i, P
                 continue
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
             continue
+        src = NULL
         if not same_leaf(<object>old_k, current_leaf(<LeafDesc>PyTuple_GET_ITEM(d.leaves, k), it,
                                                      d.target_reg, frame, i, n, env)):
             mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+    if stamp != NULL:
+        # Every leaf but loop positions was the very object it was, read from ``src`` with no
+        # Python code run in between: the stored leaves are that dict's, at version ``seen``.
+        if src != NULL and seen != 0 and lt_dict_stamp(src) == seen and (
+                is_dict or stamp_type_for(d, <PyObject*>it)):
+            stamp[0] = seen
+        else:
+            stamp[0] = 0
     out[0] = mask
     return 0
+
+
+cdef inline bint stamp_type_for(ForDesc d, PyObject* it):
+    """Make the item's class the one stamps of objects are taken under, if every attribute
+    leaf was just read from the instance dict on it (plain_name's cache says so)."""
+    cdef Py_ssize_t k
+    cdef PyTypeObject* tp = Py_TYPE(it)
+    if <PyObject*>tp == d.stamp_type:
+        return True
+    for k in range(d.nleaves):
+        if d.lcode[k] == LEAF_ATTR and (<PyObject*>tp != d.ltype[k] or not d.lplain[k]):
+            return False
+    Py_XINCREF(<PyObject*>tp)
+    Py_XDECREF(d.stamp_type)
+    d.stamp_type = <PyObject*>tp
+    return True
+
+
+cdef inline bint unchanged_since(ForDesc d, PyObject* it, unsigned long long stamp,
+                                 bint attrs):
+    """Whether the item's dict (a dict item, or an object's __dict__ read under the stamped
+    class) still has the version ``stamp``: then its leaves are the ones stored."""
+    cdef PyTypeObject* tp = Py_TYPE(it)
+    cdef PyObject* src
+    if stamp == 0:
+        return False
+    if <PyObject*>tp == <PyObject*>dict or <PyObject*>tp == <PyObject*>_TrackedDict:
+        src = it
+    elif attrs and <PyObject*>tp == d.stamp_type:
+        src = own_dict(it)
+        if src == NULL:
+            return False
+    else:
+        return False
+    return lt_dict_stamp(src) == stamp
+
+
+cdef inline unsigned long long loop_mask(ForDesc d, Py_ssize_t i, Py_ssize_t n, list old,
+                                         Py_ssize_t off):
+    """The item mask of the loop position leaves that changed (the rest known unchanged)."""
+    cdef unsigned long long mask = 0
+    cdef Py_ssize_t k
+    for k in range(d.nleaves):
+        if d.lcode[k] == LEAF_LOOP and not same_loop_leaf(
+                d.lattr[k], i, n, <object>PyList_GET_ITEM(old, off + k)):
+            mask |= ((<unsigned long long>1) << k) if k < 63 else HIGH_BIT
+    return mask
 
 
 cdef inline PyObject* own_dict(PyObject* obj):

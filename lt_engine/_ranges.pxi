@@ -35,6 +35,13 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
     env = S[0][0].env
     cdef bint need_frame = d.target_reg < 0
     frame = None
+    # Per new position: a stamp (see RangeState.stamps) stays only where the item kept its
+    # position and its leaves; every other way of filling a position clears it.
+    cdef unsigned long long* stamps = NULL
+    cdef bint attrs = fast_attrs(env)
+    if d.stampable:
+        stamps_for(rs, n)
+        stamps = rs.stamps
     for i in range(n):
         it = items[i]
         if need_frame:
@@ -45,7 +52,12 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
             if o.claim == gen:
                 o = None
             else:
-                item_mask_fast(d, it, frame, i, n, old_flat, i * L, env, &ch)
+                if stamps == NULL:
+                    item_mask_fast(d, it, frame, i, n, old_flat, i * L, env, &ch)
+                elif unchanged_since(d, <PyObject*>it, stamps[i], attrs):
+                    ch = loop_mask(d, i, n, old_flat, i * L) if d.has_loop_leaves else 0
+                else:
+                    item_mask_fast(d, it, frame, i, n, old_flat, i * L, env, &ch, &stamps[i])
                 if not ch and not outer_dirty:
                     o.claim = gen
                     if states is not None:
@@ -54,6 +66,8 @@ cdef object update_items(ForDesc d, RangeState rs, list items, list S, list CH):
                     continue
                 if (ch & d.key_mask_c) or key_outer_dirty:
                     o = None  # its key may have changed: find the item by key below
+        if stamps != NULL and o is None:
+            stamps[i] = 0  # filled below from another old position, or rendered anew
         if states is None:
             if i == m:
                 # Only new items at the end so far (the usual append): extend in place.

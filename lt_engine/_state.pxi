@@ -36,6 +36,31 @@ cdef class RangeState:
     # for ranges over a TrackedList: the list and its version last seen
     cdef public object tracked
     cdef public Py_ssize_t seen
+    # Ranges with no key attribute: per position, the version of the dict the item's leaves
+    # were read from when they were last found unchanged (0: none).  Meaningful for the first
+    # ``nstamps`` positions only; a path other than update_in_place forgets them all.
+    cdef unsigned long long* stamps
+    cdef Py_ssize_t nstamps
+    cdef Py_ssize_t stamps_cap
+
+    def __dealloc__(self):
+        PyMem_Free(self.stamps)
+
+
+cdef int stamps_for(RangeState rs, Py_ssize_t n) except -1:
+    """Make ``rs.stamps`` hold ``n`` positions; those past the valid ones start at 0."""
+    cdef unsigned long long* grown
+    cdef Py_ssize_t j
+    if n > rs.stamps_cap:
+        grown = <unsigned long long*>PyMem_Realloc(rs.stamps, n * sizeof(unsigned long long))
+        if grown == NULL:
+            raise MemoryError()
+        rs.stamps = grown
+        rs.stamps_cap = n
+    for j in range(rs.nstamps, n):
+        rs.stamps[j] = 0
+    rs.nstamps = n
+    return 0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ cdef object update_unkeyed(ForDesc d, RangeState rs, list items, list S, list CH
     cdef list src = align_unkeyed(d, rs, items, S)
     if src is None:
         return update_in_place(d, rs, items, S, CH)
+    rs.nstamps = 0  # the leaves move to other positions
     return update_aligned(d, rs, items, src, S, CH)
 
 
@@ -37,13 +38,26 @@ cdef object update_in_place(ForDesc d, RangeState rs, list items, list S, list C
     cdef list ops = []
     env = S[0][0].env
     loop = make_loop(d, items)
+    cdef unsigned long long* stamps = NULL
+    cdef bint attrs = fast_attrs(env)
+    if d.stampable:
+        stamps_for(rs, n)
+        stamps = rs.stamps
     for j in range(lim):
         it = items[j]
         if PyList_GET_ITEM(objs, j) != <PyObject*>it:  # (unchanged: no refcount writes)
             objs[j] = it
-        if need_frame:
-            frame = new_frame(d, it, None)
-        item_mask_fast(d, it, frame, j, n, flat, j * L, env, &ch)
+        if stamps != NULL:
+            # An item whose dict did not change since its leaves were found unchanged: only
+            # its loop positions can differ (most items of most updates).
+            if unchanged_since(d, <PyObject*>it, stamps[j], attrs):
+                ch = loop_mask(d, j, n, flat, j * L) if d.has_loop_leaves else 0
+            else:
+                item_mask_fast(d, it, frame, j, n, flat, j * L, env, &ch, &stamps[j])
+        else:
+            if need_frame:
+                frame = new_frame(d, it, None)
+            item_mask_fast(d, it, frame, j, n, flat, j * L, env, &ch)
         if not ch and not outer_dirty:
             continue
         if ch:

@@ -104,6 +104,8 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
         return None
     cdef list items = collect(d, S)
     cdef object result, changes
+    cdef Py_ssize_t stamped = rs.nstamps
+    rs.nstamps = 0  # only update_in_place keeps its leaves where the stamps say
     if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
             and not d.sequential and not d.body.volatile
             and not affected(d.body_outer, CH)):
@@ -119,8 +121,10 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
         if result is not _UNSTABLE:
             return result
     if d.key_slot < 0:
+        rs.nstamps = stamped
         result = update_unkeyed(d, rs, items, S, CH)
     else:
+        rs.nstamps = stamped
         result = update_items(d, rs, items, S, CH)
         if d.keeps_objs:
             rs.objs = list(items)

@@ -4,6 +4,7 @@ data, assert the exact minimal update."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import gc
 
 import jinja2
@@ -277,3 +278,110 @@ def test_mount_holds_state_outside_the_cyclic_gc() -> None:
     assert m.html()
     # one list of values per row; the row states themselves are not GC-tracked
     assert tracked <= 210
+
+
+# --- unchanged items skip their reads (RangeState.stamps) ---------------------------------------
+# An item of an unkeyed loop whose dict (its own, or the object's __dict__) has the version seen
+# when its leaves were last found unchanged is not read again.  Every way of changing an item must
+# still be seen: through attribute assignment (also once CPython specialises it), the __dict__,
+# dict methods, a replaced __dict__ or class, and positions shifting under the stamps.
+
+
+@dataclasses.dataclass
+class Msg:
+    user: str
+    text: str
+
+
+class LabelMsg(Msg):
+    @property
+    def text(self) -> str:  # type: ignore[override]  # now a data descriptor wins
+        return "from the property"
+
+    @text.setter
+    def text(self, value: str) -> None:
+        pass
+
+
+def _set_attr_hot(row: Msg, value: str) -> None:
+    row.text = value  # run many times below, so the interpreter specialises this store
+
+
+def _replace_dict(row: Msg, value: str) -> None:
+    row.__dict__ = {"user": row.user, "text": value}
+
+
+def _share_dict(rows: list, value: str) -> None:
+    rows[1].__dict__ = rows[2].__dict__
+    rows[2].text = value
+
+
+OBJECT_CHANGES = {
+    "attribute": lambda rows, v: setattr(rows[2], "text", v),
+    "hot attribute": lambda rows, v: _set_attr_hot(rows[2], v),
+    "__dict__ item": lambda rows, v: rows[2].__dict__.__setitem__("text", v),
+    "vars().update": lambda rows, v: vars(rows[2]).update(text=v),
+    "del then set": lambda rows, v: (delattr(rows[2], "text"), setattr(rows[2], "text", v)),
+    "__dict__ replaced": lambda rows, v: _replace_dict(rows[2], v),
+    "shared __dict__": _share_dict,
+    "class replaced": lambda rows, v: setattr(rows[2], "__class__", LabelMsg),
+    "same object twice": lambda rows, v: (rows.__setitem__(3, rows[2]),
+                                          setattr(rows[2], "text", v)),
+    "swap then change": lambda rows, v: (rows.__setitem__(slice(1, 3), [rows[2], rows[1]]),
+                                         setattr(rows[1], "text", v)),
+    "append then change": lambda rows, v: (rows.append(Msg("z", "new")),
+                                           setattr(rows[0], "user", v)),
+}
+
+DICT_CHANGES = {
+    "item": lambda rows, v: rows[2].__setitem__("text", v),
+    "update": lambda rows, v: rows[2].update(text=v),
+    "pop then set": lambda rows, v: (rows[2].pop("text"), rows[2].__setitem__("text", v)),
+    "clear then refill": lambda rows, v: (rows[2].clear(), rows[2].update(user="c", text=v)),
+    "setdefault on a missing key": lambda rows, v: (rows[2].pop("text"),
+                                                     rows[2].setdefault("text", v)),
+    "popitem then set": lambda rows, v: (rows[2].popitem(), rows[2].__setitem__("text", v)),
+    "replaced by an equal dict": lambda rows, v: rows.__setitem__(2, dict(rows[2], text=v)),
+}
+
+STAMPED = ("{% for m in rows %}<li>{{ loop.index }}/{{ loop.length }} {{ m.user }}: "
+           "{{ m.text }}</li>{% endfor %}")
+STAMPED_KEYED = ('{% for m in rows %}<li data-key="{{ m.user }}">{{ loop.index }} {{ m.text }}'
+                 "</li>{% endfor %}")
+
+
+def _run_changes(source: str, rows: list, change: object) -> None:
+    data = {"rows": rows}
+    m = live(source, data)
+    client = copy.deepcopy(m.tree)
+    for round_ in range(40):  # enough rounds for the interpreter to specialise the stores
+        client = lt_engine.apply_update(client, m.update(data))
+        check(source, data, m, client)
+        change(rows, f"v{round_}")  # type: ignore[operator]
+    client = lt_engine.apply_update(client, m.update(data))
+    check(source, data, m, client)
+
+
+@pytest.mark.parametrize("source", [STAMPED, STAMPED_KEYED], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize("name", list(OBJECT_CHANGES))
+def test_unchanged_objects_skip_reads_yet_every_change_is_seen(source: str, name: str) -> None:
+    _run_changes(source, [Msg(u, f"{u}!") for u in "abcde"], OBJECT_CHANGES[name])
+
+
+@pytest.mark.parametrize("source", [STAMPED, STAMPED_KEYED], ids=["unkeyed", "keyed"])
+@pytest.mark.parametrize("name", list(DICT_CHANGES))
+def test_unchanged_dicts_skip_reads_yet_every_change_is_seen(source: str, name: str) -> None:
+    _run_changes(source, [{"user": u, "text": f"{u}!"} for u in "abcde"], DICT_CHANGES[name])
+
+
+def test_a_skipped_item_still_updates_its_loop_positions() -> None:
+    data = {"rows": [Msg("a", "x"), Msg("b", "y")]}
+    m = live(STAMPED, data)
+    client = copy.deepcopy(m.tree)
+    for _ in range(3):
+        client = lt_engine.apply_update(client, m.update(data))  # stamps taken
+    data["rows"].append(Msg("c", "z"))  # loop.length changes in every unchanged item
+    update = m.update(data)
+    assert [op[0] for op in update["0"]["0"]] == ["u", "u", "a"]
+    client = lt_engine.apply_update(client, update)
+    check(STAMPED, data, m, client)
