@@ -530,3 +530,18 @@ def test_upload_on_a_shared_store_finishes_on_its_worker(redis: Any, tmp_path: P
             await b.close()
 
     asyncio.run(main())
+
+
+def test_refused_chunks_count_against_the_rate_good_ones_do_not(tmp_path: Path) -> None:
+    live, app = make_app(tmp_path, rate=0.001, burst=2, upload_chunk=1)
+    with TestClient(app) as client:
+        with connect(client) as ws:  # the announcement takes one token of two
+            info = announce(ws, ("a.png", "", 5))
+            for offset in range(5):  # five good chunks: more than the burst, all stored
+                ws.send_bytes(chunk_frame(info["refs"][0], offset, b"x"))
+                ws.receive_json()
+            assert "a.png 5 100%" in html_of(live)
+            ws.send_bytes(chunk_frame("nope", 0, b"x"))
+            assert ws.receive_json()["code"] == "unknown_entry"
+            ws.send_bytes(chunk_frame("nope", 0, b"x"))
+            assert ws.receive_json()["code"] == "rate_limited"
