@@ -111,8 +111,8 @@ def test_disconnect_mid_upload_leaves_no_temporary_file(page: Any, gallery_serve
     }""")
     upload(page, image(tmp_path, "big.png", MB))
     progress = page.locator("#uploads li progress")
-    expect(progress).to_have_attribute("value", "18")  # 3 x 64 KB of 1 MB: a live progress bar
-    until(lambda: [p.stat().st_size for p in held()] == [3 * 65536], "three chunks stored")
+    expect(progress).to_have_attribute("value", "17")  # 3 x 60 KB of 1 MB: a live progress bar
+    until(lambda: [p.stat().st_size for p in held()] == [3 * 61440], "three chunks stored")
     page.evaluate("() => window.liveTemplate.ws.close()")
     until(lambda: held() == [], "the temporary file is removed on disconnect")
     page.wait_for_function("() => window.liveTemplate.status === 'connected'")
