@@ -55,6 +55,10 @@ class Gallery:
     def other(self) -> None:
         pass
 
+    async def slow(self, ctx: Any) -> None:
+        self.stored.append(str(len(ctx.uploaded("photos"))))
+        await asyncio.sleep(60)  # cancelled by Limits.action_timeout
+
 
 def make_app(tmp_path: Path, **limits: Any) -> tuple[Application, Starlette]:
     live = Application(secret="uploads-test", limits=Limits(check_origin=False, **limits))
@@ -193,6 +197,19 @@ def test_action_error_still_removes_taken_files(tmp_path: Path) -> None:
                 msg = ws.receive_json()
             assert msg["code"] == "action_failed"
             assert files(live) == []
+
+
+def test_an_action_timing_out_still_removes_taken_files(tmp_path: Path) -> None:
+    live, app = make_app(tmp_path, action_timeout=0.05)
+    with TestClient(app) as client:
+        with connect(client) as ws:
+            info = announce(ws, ("a.png", "", 3))
+            ws.send_bytes(chunk_frame(info["refs"][0], 0, b"abc"))
+            ws.receive_json()
+            ws.send_json({"type": "action", "action": "slow", "data": {}})
+            assert error_of(ws)["code"] == "action_timeout"
+            (page,) = list(live.pages)
+            assert page.model.stored == ["1"] and files(live) == []
 
 
 def test_an_upload_left_waiting_times_out(tmp_path: Path) -> None:
@@ -459,7 +476,7 @@ def test_memory_stays_bounded_for_a_large_upload(tmp_path: Path) -> None:
             finally:
                 tracemalloc.stop()
             assert (live.uploads.directory / files(live)[0].name).stat().st_size == size
-            assert peak < 12 * MB, peak
+            assert peak < 6 * MB, peak  # measured: ~2 MB (the test client holds chunks too)
             ws.send_json({"type": "action", "action": "save", "data": {}})
             while "action" not in ws.receive_json().get("meta", {}):
                 pass
