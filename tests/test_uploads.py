@@ -562,3 +562,16 @@ def test_refused_chunks_count_against_the_rate_good_ones_do_not(tmp_path: Path) 
             assert ws.receive_json()["code"] == "unknown_entry"
             ws.send_bytes(chunk_frame("nope", 0, b"x"))
             assert ws.receive_json()["code"] == "rate_limited"
+
+
+def test_the_client_speaks_these_names() -> None:
+    from livetemplate import protocol
+    from livetemplate.endpoints import CHUNK_TYPE, CLIENT_FILE
+    from livetemplate.uploads import CHUNK_NAME, REFS_NAME, UPLOAD_META
+
+    source = CLIENT_FILE.read_text()
+    assert f"type: '{protocol.TYPE_UPLOAD}', upload: name, entries:" in source
+    assert f"meta.{UPLOAD_META}," in source
+    assert f"info.{REFS_NAME}[n]" in source and f"info.{CHUNK_NAME}" in source
+    assert f"'{CHUNK_TYPE}'" in source
+    assert "head.length >> 8, head.length & 255" in source  # the 2-byte big-endian length

@@ -50,7 +50,8 @@ UPLOADS_NAME = "uploads"  # the template name under which a page's uploads are s
 MAX_HEADER = 1024  # bytes of a chunk frame's JSON header
 MAX_NAME = 255  # characters of a file name
 MAX_TYPE = 255  # characters of a declared content type
-REFS_NAME = "refs"
+# the answer to an announcement: meta["upload"] = {"name", "refs", "error", "chunk"}
+UPLOAD_META, REFS_NAME, CHUNK_NAME = "upload", "refs", "chunk"
 _CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
@@ -299,8 +300,8 @@ class Uploads:
         self._arm(session)
         page.update()
         info: dict[str, Any] = {"name": name, REFS_NAME: refs, "error": error,
-                                "chunk": self.limits.upload_chunk}
-        reply = protocol.tree_message({}, {"upload": info})
+                                CHUNK_NAME: self.limits.upload_chunk}
+        reply = protocol.tree_message({}, {UPLOAD_META: info})
         if origin is not None:  # after the update: the client reads the template's state first
             origin.deliver(protocol.dumps(reply))
         return reply
