@@ -575,3 +575,17 @@ def test_the_client_speaks_these_names() -> None:
     assert f"info.{REFS_NAME}[n]" in source and f"info.{CHUNK_NAME}" in source
     assert f"'{CHUNK_TYPE}'" in source
     assert "head.length >> 8, head.length & 255" in source  # the 2-byte big-endian length
+
+
+def test_close_removes_unfinished_uploads_and_the_folder(tmp_path: Path) -> None:
+    live = Application(secret="uploads-test")
+    live.add_template("gallery", TEMPLATE)
+    page = live.new_page("gallery", Gallery())
+    info = live.uploads.announce(page, {"upload": "photos",
+                                        "entries": [{"name": "a.png", "size": 3}]}, None)
+    live.uploads.receive(page, chunk_frame(info["meta"]["upload"]["refs"][0], 0, b"ab"), None)
+    folder = live.uploads.directory
+    assert folder.name.startswith("livetemplate-uploads-") and len(list(folder.iterdir())) == 1
+    asyncio.run(live.close())
+    assert not folder.exists() and live.uploads.pending() == []
+    assert live.uploads.view(page)["photos"]["entries"] == []  # shutting down: not re-rendered

@@ -426,11 +426,12 @@ class Application:
         return build_routes(self, path, new_page)
 
     async def close(self) -> None:
-        """Stop what a shared store (Redis) runs in this process: its listener and connections.
+        """Stop what a shared store (Redis) runs in this process: its listener and connections;
+        remove the temporary files of unfinished uploads.
 
-        Nothing to do for the in-process store. Call it at shutdown (e.g. a Starlette
-        ``on_shutdown`` handler) for a clean exit.
+        Call it at shutdown (e.g. a Starlette ``on_shutdown`` handler) for a clean exit.
         """
+        self.uploads.close()
         if self.shared is not None:
             await self.shared.close()
 

@@ -235,6 +235,7 @@ class Uploads:
         self._sessions: dict[str, dict[str, _Session]] = {}  # page id -> upload name -> session
         self._refs: dict[str, tuple[_Session, _Entry]] = {}
         self._taken: dict[str, list[Path]] = {}  # page id -> files of taken entries
+        self._made = directory is None  # a temporary folder of its own, removed by close()
 
     @property
     def directory(self) -> Path:
@@ -378,6 +379,19 @@ class Uploads:
             self._abandon(session, update=False)
         for page in {id(s.page): s.page for s in owned}.values():
             page.update()  # also without connections: the next one gets the mount's tree
+
+    def close(self) -> None:
+        """Shutting down: abandon every upload (files removed), and the folder if made here."""
+        for sessions in list(self._sessions.values()):
+            for session in list(sessions.values()):
+                self._end(session)
+        for paths in self._taken.values():
+            for path in paths:
+                _remove(path)
+        self._taken.clear()
+        if self._made and self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None
 
     def pending(self) -> list[Path]:
         """The temporary files held now (tests, monitoring)."""
