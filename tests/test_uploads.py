@@ -531,8 +531,13 @@ def test_upload_on_a_shared_store_finishes_on_its_worker(redis: Any, tmp_path: P
             (ref,) = reply["meta"]["upload"]["refs"]
             with pytest.raises(ClientError, match="no upload entry"):  # not on another worker
                 b.uploads.receive(there, chunk_frame(ref, 0, b"abcd"), other)
+            stored = page._sync.version if page._sync is not None else None
             a.uploads.receive(page, chunk_frame(ref, 0, b"abcd"), tab)
             assert "a.png 4 100%" in page.html() and "a.png" not in there.html()
+            assert "100" in json.dumps(tab.messages[-1]["tree"])  # progress, sent here
+            assert page._sync is not None and not page._sync.dirty  # and not stored
+            assert page._sync.saving is None or page._sync.saving.done()
+            assert page._sync.version == stored
             reply = await a.handle_action(page, json.dumps(
                 {"type": "action", "action": "save"}), origin=tab)
             assert reply["meta"]["success"] and files(a) == []

@@ -183,6 +183,15 @@ class Page:
             self.app.shared.changed(self)  # type: ignore[union-attr]  # stored behind
         return diff
 
+    def render_local(self) -> dict[str, Any]:
+        """Send the connections in this process the diff of what changed outside the page's
+        data — its uploads' state, kept in this process only — and return it; nothing is
+        stored (``update`` would store the page again on a shared store)."""
+        diff = self._rerender()
+        if diff:
+            self._broadcast(protocol.tree_message(diff, {}), None)
+        return diff
+
     async def push(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> dict[str, Any]:
         """``update`` for async code, then a yield so the connections' writers send it.
 

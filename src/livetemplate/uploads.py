@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import protocol
-from .errors import ClientError
+from .errors import ClientError, RenderError
 
 if TYPE_CHECKING:
     from .connection import Connection
@@ -299,7 +299,7 @@ class Uploads:
                 self._refs[entry.ref] = (session, entry)
                 refs.append(entry.ref)
         self._arm(session)
-        page.update()
+        _show(page)
         info: dict[str, Any] = {"name": name, REFS_NAME: refs, "error": error,
                                 CHUNK_NAME: self.limits.upload_chunk}
         reply = protocol.tree_message({}, {UPLOAD_META: info})
@@ -339,7 +339,7 @@ class Uploads:
         entry.received += len(data)
         self._arm(session)
         if entry.progress != before:
-            page.update()
+            _show(page)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -378,7 +378,7 @@ class Uploads:
         for session in owned:
             self._abandon(session, update=False)
         for page in {id(s.page): s.page for s in owned}.values():
-            page.update()  # also without connections: the next one gets the mount's tree
+            _show(page)  # also without connections: the next one gets the mount's tree
 
     def close(self) -> None:
         """Shutting down: abandon every upload (files removed), and the folder if made here."""
@@ -422,7 +422,7 @@ class Uploads:
         self._forget(session)
         self._end(session)
         if update:
-            session.page.update()
+            _show(session.page)
 
     def _forget(self, session: _Session) -> None:
         """Out of the template and the ref table (its files stay until ``_end``/``release``)."""
@@ -462,6 +462,15 @@ def _entry(upload: Upload, index: int, item: Any) -> _Entry:
                                         " characters without control characters or lone"
                                         " surrogates, and so is its type")
     return _Entry(name, kind, size, upload.refusal(name, kind, size))
+
+
+def _show(page: Page) -> None:
+    """Re-render the page's upload state for its connections here (nothing to store); a
+    template that fails is logged by the page and keeps its last good view."""
+    try:
+        page.render_local()
+    except RenderError:
+        pass
 
 
 def _shown(value: Any) -> str:
