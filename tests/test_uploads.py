@@ -594,3 +594,32 @@ def test_close_removes_unfinished_uploads_and_the_folder(tmp_path: Path) -> None
     asyncio.run(live.close())
     assert not folder.exists() and live.uploads.pending() == []
     assert live.uploads.view(page)["photos"]["entries"] == []  # shutting down: not re-rendered
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2 ** 70), 2 ** 70) | any_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(any_text, inner, max_size=4),
+    max_leaves=10)
+entries_st = st.lists(st.fixed_dictionaries({}, optional={
+    "name": any_text | json_values, "type": any_text | json_values,
+    "size": st.integers(-(2 ** 64), 2 ** 64) | json_values}) | json_values, max_size=5)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          deadline=None)
+@given(name=st.sampled_from(["photos", "videos"]) | json_values, entries=entries_st | json_values)
+def test_fuzzed_announcements_get_a_clear_answer(tmp_path: Path, name: Any,
+                                                 entries: Any) -> None:
+    live, _ = make_app(tmp_path)
+    page = live.new_page("gallery", Gallery())
+    before = page.html()
+    message = json.dumps({"type": "upload", "upload": name, "entries": entries})
+    reply = asyncio.run(live.handle_action(page, message))
+    if reply.get("type") == "error":
+        assert reply["code"] in {"unknown_upload", "bad_upload", "bad_json"}, reply
+        assert reply["message"] and page.html() == before and live.uploads.pending() == []
+    else:
+        info = reply["meta"]["upload"]
+        assert bool(info["refs"]) != bool(info["error"])
+        assert len(live.uploads.pending()) == len(info["refs"]) <= 3
+        page.html().encode()  # whatever the names, the page stays valid UTF-8
