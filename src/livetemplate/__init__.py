@@ -38,6 +38,7 @@ from .protocol import ActionMessage
 from .redis_store import RedisStore
 from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import InsecureSecretWarning
+from .uploads import Upload, UploadEntry
 
 __all__ = [
     "ActionContext", "ActionMessage", "Application", "AsyncRequired", "ClientError", "Component",
@@ -45,5 +46,5 @@ __all__ = [
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "Stream", "UnstorableError", "ValidationError", "track", "untrack",
+    "Stream", "UnstorableError", "Upload", "UploadEntry", "ValidationError", "track", "untrack",
 ]

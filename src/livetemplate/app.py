@@ -47,6 +47,7 @@ from .reload import register, reload_template
 from .shared import SharedPages
 from .store import MemoryStore, PageRecord, PageStore, SharedStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
+from .uploads import Uploads
 
 logger = logging.getLogger("livetemplate")
 
@@ -118,6 +119,7 @@ class Application:
         self._templates: dict[str, lt_engine.Template] = {}
         self.env.component_templates = self.template  # {{ component(obj) }}: obj.template names one of ours
         self.pages = LivePages()  # the pages live in this process
+        self.uploads = Uploads(self.limits)  # files being uploaded to them (livetemplate.uploads)
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")
@@ -385,14 +387,17 @@ class Application:
                     f" {self.limits.max_message_bytes} (Limits.max_message_bytes)",
                 )
             if isinstance(message, protocol.ActionMessage):  # checked as any message is
-                message = {protocol.TYPE: message.type, protocol.ACTION: message.action,
-                           protocol.DATA: message.data, protocol.TOKEN: message.token,
-                           protocol.TARGET: message.target}
+                message = message.data if message.type == protocol.TYPE_UPLOAD else {
+                    protocol.TYPE: message.type, protocol.ACTION: message.action,
+                    protocol.DATA: message.data, protocol.TOKEN: message.token,
+                    protocol.TARGET: message.target}
             action, data, token, target = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
             if self.shared is None:  # a shared store's action starts the page's TTL itself
                 self.touch(page)
+            if action == protocol.UPLOAD_ACTION:
+                return self.uploads.announce(page, data, origin)
             return await page.run_action(action, data, origin, target)
         except LiveTemplateError as exc:
             return protocol.error_message(exc.code, exc.message)
@@ -402,6 +407,8 @@ class Application:
                 "action_failed", "the action failed on the server (the server log has the"
                 " traceback); the page is unchanged where the action did not change it"
             )
+        finally:
+            self.uploads.release(page)  # the files its action took, whatever happened
 
     # --- serving ------------------------------------------------------------------------------
 
@@ -421,11 +428,12 @@ class Application:
         return build_routes(self, path, new_page)
 
     async def close(self) -> None:
-        """Stop what a shared store (Redis) runs in this process: its listener and connections.
+        """Stop what a shared store (Redis) runs in this process: its listener and connections;
+        remove the temporary files of unfinished uploads.
 
-        Nothing to do for the in-process store. Call it at shutdown (e.g. a Starlette
-        ``on_shutdown`` handler) for a clean exit.
+        Call it at shutdown (e.g. a Starlette ``on_shutdown`` handler) for a clean exit.
         """
+        self.uploads.close()
         if self.shared is not None:
             await self.shared.close()
 

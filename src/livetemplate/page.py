@@ -36,6 +36,7 @@ from .errors import ClientError, LiveTemplateError, RenderError, ValidationError
 from .html import inject
 from .store import PageRecord
 from .tokens import cookie_path
+from .uploads import UPLOADS_NAME
 
 if TYPE_CHECKING:
     from .app import Application
@@ -180,6 +181,15 @@ class Page:
             self._broadcast(protocol.tree_message(diff, {}), None)
         if self._sync is not None:
             self.app.shared.changed(self)  # type: ignore[union-attr]  # stored behind
+        return diff
+
+    def render_local(self) -> dict[str, Any]:
+        """Send the connections in this process the diff of what changed outside the page's
+        data — its uploads' state, kept in this process only — and return it; nothing is
+        stored (``update`` would store the page again on a shared store)."""
+        diff = self._rerender()
+        if diff:
+            self._broadcast(protocol.tree_message(diff, {}), None)
         return diff
 
     async def push(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> dict[str, Any]:
@@ -425,6 +435,9 @@ class Page:
         view = dict(self.record.data)
         view.update(model_data(self.record.model))
         view[ERRORS_NAME] = self.record.errors
+        uploads = self.app.uploads.view(self)
+        if uploads is not None:  # the model declares uploads: their entries and errors
+            view[UPLOADS_NAME] = uploads
         view[flash.FLASH] = flash.view(self.record.data)
         return view
 

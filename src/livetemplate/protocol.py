@@ -38,6 +38,9 @@ TOKEN_SUBPROTOCOL = SUBPROTOCOL + ".token."
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
 TYPE_ERROR = "error"
+TYPE_UPLOAD = "upload"  # announces files to upload (livetemplate.uploads)
+# parse_action's action name for an upload message: no method can be named so
+UPLOAD_ACTION = "lvt:upload"
 # Live navigation (livetemplate.navigation), client -> server over the WebSocket:
 TYPE_PARAMS = "params"  # {"type": "params", "url": "/?filter=done"}: the page's URL changed
 TYPE_JOIN = "join"  # {"type": "join", "token": …}: move this connection to another page
@@ -71,6 +74,15 @@ ERRORS: dict[str, tuple[int, int | None]] = {
     "page_busy": (503, 1013),
     "page_conflict": (409, None),
     "unstorable": (500, None),
+    # uploads (docs/protocol.md, "Uploads"): the connection stays open, the upload may be abandoned
+    "unknown_upload": (400, None),
+    "bad_upload": (400, None),
+    "upload_busy": (409, None),
+    "bad_chunk": (400, None),
+    "chunk_too_large": (413, None),
+    "unknown_entry": (400, None),
+    "chunk_order": (400, None),
+    "upload_size": (413, None),
 }
 
 MAX_ACTION_NAME = 100
@@ -95,6 +107,8 @@ def parse_message(raw: str | bytes | Mapping[str, Any] | ActionMessage) -> Actio
     if isinstance(raw, ActionMessage):
         return raw
     action, data, token, target = parse_action(raw)
+    if action == UPLOAD_ACTION:
+        return ActionMessage(action=action, data=data, type=TYPE_UPLOAD, token=token)
     return ActionMessage(action=action, data=data, token=token, target=target)
 
 
@@ -122,8 +136,11 @@ def parse_action(
         raise ClientError("bad_message", 'message must be a JSON object like {"type": "action", ...}')
     kind = raw.get(TYPE, TYPE_ACTION)
     if kind != TYPE_ACTION:
+        if kind == TYPE_UPLOAD:  # checked by livetemplate.uploads
+            return UPLOAD_ACTION, dict(raw), _token(raw), None
         raise ClientError("bad_message", f'unknown message type {kind!r}; clients send "action"'
-                                         ' (and, over a WebSocket, "params" and "join")')
+                                         ' or "upload" (and, over a WebSocket, "params" and'
+                                         ' "join")')
     action = raw.get(ACTION)
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_NAME:
         raise ClientError("bad_message", '"action" must be a non-empty string naming an action')
@@ -150,14 +167,22 @@ def parse_action(
                 raise ClientError(
                     "bad_data", f"field '{bad}' of action {action!r} holds text that UTF-8 cannot"
                     " encode (a lone surrogate, e.g. half of an emoji); send valid Unicode")
+    return action, data, _token(raw), _target(raw)
+
+
+def _token(raw: Mapping[str, Any]) -> str | None:
     token = raw.get(TOKEN)
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
+    return token
+
+
+def _target(raw: Mapping[str, Any]) -> str | None:
     target = raw.get(TARGET)
     if target is not None and (type(target) is not str or not 0 < len(target) <= MAX_TARGET):
         raise ClientError("bad_message", f'"target" must be a component id (a string of 1 to'
                                          f" {MAX_TARGET} characters), as lvt-target holds")
-    return action, data, token, target
+    return target
 
 
 def url_problem(url: object, absolute: bool = False) -> str | None:
