@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,6 +80,31 @@ def chat(page: Any, server: LiveServer) -> None:
     expect(page.locator("#members")).to_be_visible()
 
 
+def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
+    """A solid-colour PNG image (for the gallery's thumbnails)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (len(data).to_bytes(4, "big") + kind + data
+                + zlib.crc32(kind + data).to_bytes(4, "big"))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
+            + chunk(b"IEND", b""))
+
+
+def gallery(page: Any, server: LiveServer) -> None:
+    page.set_input_files("#file", [
+        {"name": "harbour.png", "mimeType": "image/png", "buffer": png(64, 64, (37, 99, 235))},
+        {"name": "meadow.png", "mimeType": "image/png", "buffer": png(64, 64, (21, 128, 61))},
+    ])
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#files li")).to_have_count(2)
+    page.set_input_files("#file", [{"name": "notes.txt", "mimeType": "text/plain",
+                                    "buffer": b"not an image"}])
+    page.click("#upload-form button[type=submit]")
+    expect(page.locator("#upload-error")).to_contain_text("not an accepted type")
+
+
 # shot name -> (example, scene, viewport)
 SHOTS: dict[str, tuple[str, Callable[[Any, LiveServer], None], dict[str, int]]] = {
     "todo": ("todo", todo, VIEWPORT),
@@ -87,6 +113,7 @@ SHOTS: dict[str, tuple[str, Callable[[Any, LiveServer], None], dict[str, int]]] 
     "counter-offline": ("counter", counter_offline, VIEWPORT),
     "dashboard": ("dashboard", dashboard, VIEWPORT),
     "chat": ("chat", chat, VIEWPORT),
+    "gallery": ("gallery", gallery, {"width": 760, "height": 660}),
 }
 
 

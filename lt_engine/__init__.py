@@ -13,11 +13,12 @@ from ._core import Mount
 from .environment import Environment, Template
 from .errors import CompileError
 from .precompiled import PrecompiledError, StaleTemplateError
+from .streams import Stream
 from .tracked import TrackedDict, TrackedList, track, untrack
 from .wire import ProtocolError, apply_update, to_html
 
 __all__ = [
     "CompileError", "Environment", "Mount", "PrecompiledError", "ProtocolError",
-    "StaleTemplateError", "Template", "TrackedDict", "TrackedList", "apply_update", "to_html",
+    "StaleTemplateError", "Stream", "Template", "TrackedDict", "TrackedList", "apply_update", "to_html",
     "track", "untrack",
 ]

@@ -46,8 +46,17 @@ from libc.math cimport copysign
 
 from .tracked import MAPPING_ATTRS, TrackedDict, TrackedList
 from .wire import (
-    KEY, ITEMS, META, ID_KEY, STATICS,
+    KEY, ITEMS, META, ID_KEY, STATICS, STREAM,
     OP_APPEND, OP_INSERT, OP_PREPEND, OP_REMOVE, OP_REORDER, OP_UPDATE,
+)
+from .wire import apply_ops as _apply_wire_ops
+from .components import (
+    component_data as _component_data, mount_of as _component_mount,
+    render_component as _render_component,
+)
+from .streams import (
+    Stream as _Stream, APPEND as _S_APPEND, PREPEND as _S_PREPEND, UPDATE as _S_UPDATE,
+    DELETE as _S_DELETE, RESET as _S_RESET,
 )
 
 cdef extern from "Python.h":
@@ -203,6 +212,8 @@ include "_render.pxi"
 include "_trees.pxi"
 include "_update.pxi"
 include "_ranges.pxi"
+include "_streams.pxi"
+include "_components.pxi"
 include "_unkeyed.pxi"
 include "_access.pxi"
 
@@ -217,6 +228,7 @@ cdef class Mount:
     cdef public TemplateDesc template
     cdef public NodeState state
     cdef public tuple leaves
+    cdef public object shown_at  # a component's: (page mount, path there), see find_path
 
     def __init__(self, TemplateDesc template, data):
         self.template = template
@@ -272,3 +284,16 @@ cdef class Mount:
         if result is None:
             return {}
         return result
+
+    def shows(self, Mount component):
+        """Whether this mount's tree holds ``component``'s root node (lt_engine.components)."""
+        return find_path(self, component) is not None
+
+    def component_update(self, Mount component, data):
+        """``component.update(data)``, addressed to where this mount's tree holds it: an update
+        of this tree ({} when nothing changed).  LookupError when it holds no such node."""
+        path = find_path(self, component)
+        if path is None:
+            raise LookupError("the page does not show this component")
+        change = component.update(data)
+        return wrap_change(path, change) if change else {}

@@ -71,7 +71,10 @@ cdef void render_html(NodeDesc d, list S, list parts) except *:
             (<EffectDesc>e).fn(S)
             continue
         if e.kind == K_EXPR:
-            parts.append(to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape))
+            if type(e) is ComponentDesc:
+                parts.append(component_html(<ExprDesc>e, S))
+            else:
+                parts.append(to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape))
         elif e.kind == K_IF:
             b = choose(<IfDesc>e, S)
             if b >= 0:
@@ -120,7 +123,9 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
         elif e.kind == K_EFFECT:
             (<EffectDesc>e).fn(S)
         elif e.kind == K_EXPR:
-            if (<ExprDesc>e).same_as >= 0:
+            if type(e) is ComponentDesc:
+                vals[e.index] = component_state(<ExprDesc>e, S)
+            elif (<ExprDesc>e).same_as >= 0:
                 vals[e.index] = vals[(<ExprDesc>e).same_as]
             else:
                 vals[e.index] = to_out((<ExprDesc>e).fn(S), (<ExprDesc>e).escape)
@@ -143,7 +148,7 @@ cdef NodeState render_state(NodeDesc d, list S, NodeState st):
 cdef RangeState render_range(ForDesc d, list S):
     cdef list items = collect(d, S)
     cdef Py_ssize_t i, n = len(items)
-    cdef RangeState rs = RangeState()
+    cdef RangeState rs = StreamState() if type(d) is StreamDesc else RangeState()
     cdef list states = [None] * n
     cdef ItemState st
     cdef list frame
@@ -173,6 +178,8 @@ cdef RangeState render_range(ForDesc d, list S):
     if d.keeps_objs:
         rs.objs = list(items)
     remember_tracked(rs, items)
+    if type(d) is StreamDesc:
+        mounted_stream(d, <StreamState>rs, S)
     return rs
 
 

@@ -134,6 +134,8 @@ cdef dict range_tree(RangeState rs, ForDesc d):
     cdef dict out = {STATICS: d.body.statics_list, ITEMS: [item_tree(<ItemState>it) for it in rs.items]}
     if d.key_slot >= 0:
         out[META] = {ID_KEY: slot_key(d.key_slot)}
+        if type(d) is StreamDesc:
+            out[META][STREAM] = (<StreamState>rs).limit
     return out
 
 

@@ -25,6 +25,17 @@ cdef object update_state(NodeDesc d, NodeState st, list S, list CH):
         old = vals[i]
         if e.kind == K_EXPR:
             if e.volatile or affected(e.masks, CH):
+                if type(e) is ComponentDesc:  # a node of its own (_components.pxi)
+                    new, sub = update_component(<ExprDesc>e, old, S)
+                    if new is not old:
+                        if w is None:
+                            w = list(vals)
+                        w[i] = new
+                    if sub is not None:
+                        if changes is None:
+                            changes = {}
+                        changes[slot_key(i)] = sub
+                    continue
                 if (<ExprDesc>e).same_as >= 0:
                     new = (w if w is not None else vals)[(<ExprDesc>e).same_as]
                 else:
@@ -100,6 +111,8 @@ cdef object eval_key(ForDesc d, list S):
 
 
 cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
+    if type(d) is StreamDesc:
+        return update_stream(d, <StreamState>rs, S)
     if not (d.volatile or d.sequential or affected(d.masks, CH) or affected(d.body_outer, CH)):
         return None
     cdef list items = collect(d, S)

@@ -122,6 +122,9 @@ class ModuleWriter:
         return name
 
     def slot(self, index: int, slot: Any, parent: Node) -> str:
+        if isinstance(slot, ExprSlot) and slot.component:  # holds a node: never shared
+            return (f"_core.ComponentDesc({index}, {self.fn(slot.code)}, {masks(slot.deps)},"
+                    f" {slot.deps.volatile!r}, {slot.autoescape!r}, -1)")
         if isinstance(slot, ExprSlot):
             # The same expression twice in a node (``{{ t.id }}`` in two attributes) is
             # evaluated once and its string shared.
@@ -158,8 +161,10 @@ class ModuleWriter:
         outer = body_deps.outer(slot.level)
         key_slot = self.key_slot(slot.body)
         # by keyword: sixteen arguments, several of the same type (see _core.pyi)
+        # a stream is a loop with its own update (_streams.pxi), built alike
+        cls = "StreamDesc" if slot.stream else "ForDesc"
         desc = (
-            f"_core.ForDesc(index={index}, level={slot.level}, iter_fn={iter_fn},"
+            f"_core.{cls}(index={index}, level={slot.level}, iter_fn={iter_fn},"
             f" target_fn={target_fn}, target_reg={target_reg}, filter_fn={filter_fn},"
             f" frame_size={slot.frame_size}, loop_reg={slot.loop_reg}, body={body},"
             f" leaves=({leaves}{',' if leaves else ''}), sequential={slot.sequential!r},"

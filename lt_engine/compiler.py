@@ -53,7 +53,10 @@ from jinja2 import nodes
 from jinja2.utils import _PassArg
 from markupsafe import escape
 
+from .codegen import ModuleWriter
 from .compile_state import CompileState
+from .components import GLOBAL_NAME as COMPONENT_GLOBAL
+from .components import render_component
 from .composition import _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
@@ -72,6 +75,8 @@ from .ir import (
 )
 from .runtime import source_hash
 from .scope import Ref
+from .streams import GLOBAL_NAME as STREAM_GLOBAL
+from .streams import stream_items
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -167,6 +172,9 @@ class Compiler:
                 and not child.args and not child.kwargs
             ):
                 self.super_block(child)
+            elif self.ours(COMPONENT_GLOBAL, render_component) and component_call(child):
+                code, deps = self.expr(child.args[0])  # type: ignore[attr-defined]
+                self.builder.slot(ExprSlot(code, deps, self.state.autoescape, component=True))
             else:
                 code, deps = self.expr(child)
                 code = self.finalize(code, deps)
@@ -248,8 +256,22 @@ class Compiler:
         finally:
             self.state.scopes.pop()
 
+    def ours(self, name: str, function: object) -> bool:
+        """Whether the template global ``name`` is still lt_engine's ``function`` (a user's own
+        ``stream`` or ``component`` global is called as any other)."""
+        return self.state.jenv.globals.get(name) is function
+
     def stmt_For(self, node: nodes.For) -> None:
-        iter_code, iter_deps = self.expr(node.iter)
+        ours = self.ours(STREAM_GLOBAL, stream_items)
+        stream = stream_name(node.iter) if ours else None
+        if stream is not None:
+            check_stream_loop(self.state, node)
+        elif ours and misused_stream(node.iter):
+            raise self.state.error(node, "a stream loop reads stream(\"name\"): one constant"
+                                         " name of the data's Stream")
+        # a stream loop iterates the data's Stream itself (its pending items; _streams.pxi)
+        iter_node = node.iter if stream is None else nodes.Name(stream, "load", lineno=node.lineno)
+        iter_code, iter_deps = self.expr(iter_node)
         recursive_deps = self.recursive_reads(node) if node.recursive else Deps()
         level = self.state.scopes.push_level("loop")
         if node.recursive:
@@ -281,7 +303,14 @@ class Compiler:
             sequential=level.sequential or body.deps().volatile,
             target_reg=target_reg,
             recursive_id=level.recursive_id,
+            stream=stream is not None,
         )
+        if stream is not None and (slot.loop_reg >= 0 or ModuleWriter.key_slot(body) < 0):
+            raise self.state.error(node, (
+                f"stream({stream!r}): the loop body reads loop.*, which a stream cannot know"
+                if slot.loop_reg >= 0 else
+                f"stream({stream!r}): the loop body needs a key attribute with one value slot"
+                " (id=\"m-{{ m.id }}\", data-key=…): updates and deletes find items by it"))
         # A range directly in a slot of the root node is wrapped in a node of its own
         # ({"s": ["", ""], "0": range}, docs/protocol.md): LiveTemplate's JS client applies
         # range ops to the page's DOM directly there, which mis-patches an element that also
@@ -663,3 +692,36 @@ def _branch_stores(bodies: list[list[nodes.Node]]) -> list[str]:
     for body in bodies:
         visit(body)
     return list(found)
+
+
+def stream_name(node: nodes.Expr) -> str | None:
+    """``"messages"`` for the loop iterable ``stream("messages")``, else None."""
+    if (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
+            and node.node.name == STREAM_GLOBAL and len(node.args) == 1 and not node.kwargs
+            and node.dyn_args is None and node.dyn_kwargs is None
+            and isinstance(node.args[0], nodes.Const) and isinstance(node.args[0].value, str)):
+        return node.args[0].value
+    return None
+
+
+def misused_stream(node: nodes.Expr) -> bool:
+    """A loop over ``stream(…)`` that is not ``stream("a constant name")``."""
+    return (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
+            and node.node.name == STREAM_GLOBAL and stream_name(node) is None)
+
+
+def check_stream_loop(state: CompileState, node: nodes.For) -> None:
+    """What a stream loop cannot have: the server keeps none of its items."""
+    name = stream_name(node.iter)
+    if node.else_:
+        raise state.error(node, f"stream({name!r}) loops have no {{% else %}}: the server does"
+                                " not know whether the browser's list is empty")
+    if node.recursive:
+        raise state.error(node, f"stream({name!r}) loops cannot be recursive")
+
+
+def component_call(node: nodes.Expr) -> bool:
+    """``{{ component(obj) }}``: an output that shows a live component."""
+    return (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
+            and node.node.name == COMPONENT_GLOBAL and len(node.args) == 1 and not node.kwargs
+            and node.dyn_args is None and node.dyn_kwargs is None)

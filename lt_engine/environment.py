@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from . import _core
+from . import _core, components, streams
 from .precompiled import load_dir
 from .runtime import Runtime
 
@@ -106,6 +106,13 @@ class Environment:
             raise ValueError("lt_engine does not support enable_async")
         options.setdefault("autoescape", True)
         self.jinja = jinja2.Environment(loader=loader, **options)
+        # stream("name") marks a loop as a stream, component(obj) shows a component: these are
+        # what jinja2's own render calls (the engine's, through the environment set here)
+        self.jinja.globals.setdefault(streams.GLOBAL_NAME, streams.stream_items)
+        self.jinja.globals.setdefault(components.GLOBAL_NAME, components.render_component)
+        self.jinja.extend(**{components.ENVIRONMENT_ATTR: self})
+        # where a component's template name is looked up (an application has its own names)
+        self.component_templates: Callable[[str], Template] = self.get_template
         self._cache: dict[str, tuple[Template, Any]] = {}
         self._compiled: dict[str, Template] = {}
         if compiled is not None:

@@ -56,6 +56,7 @@ class ExprSlot:
     code: str  # python expression over the frame stack ``S``
     deps: Deps
     autoescape: bool
+    component: bool = False  # ``{{ component(obj) }}``: ``code`` is ``obj`` (lt_engine.components)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class ForSlot:
     sequential: bool  # items depend on each other (loop.changed, namespaces): no skipping
     target_reg: int = -1  # register of a plain-name target (the item itself), else -1
     recursive_id: int = -1  # ``recursive``: its descriptor is FD<id>, its else body RE<id>
+    stream: bool = False  # ``{% for x in stream("name") %}``: items sent once (lt_engine.streams)
 
 
 @dataclass

@@ -19,6 +19,8 @@ ITEMS = "d"
 META = "m"
 ID_KEY = "idKey"
 KEY = "_k"
+# In a range's "m": the range is a stream (lt_engine.streams); the value is its limit, 0 for none.
+STREAM = "stream"
 
 OP_REMOVE = "r"  # ["r", key]
 OP_UPDATE = "u"  # ["u", key, {slot: change}]
@@ -91,7 +93,7 @@ def _apply_change(current: Any, change: Any) -> Any:
     if isinstance(change, list):
         if not is_range(current):
             raise ProtocolError("range ops sent for a slot that holds no range")
-        _apply_ops(current, change)
+        apply_ops(current, change)
         return current
     if isinstance(change, dict):
         if STATICS in change:  # a whole new node or range
@@ -102,22 +104,55 @@ def _apply_change(current: Any, change: Any) -> Any:
     raise ProtocolError(f"unexpected change of type {type(change).__name__}")
 
 
-def _apply_ops(rng: Tree, ops: list[Any]) -> None:
+def stream_limit(rng: Tree) -> int | None:
+    """None for a range that is no stream; else its limit (0: none)."""
+    meta = rng.get(META)
+    return meta.get(STREAM) if meta else None
+
+
+def _upsert(rng: Tree, items: list[Tree], new: list[Tree]) -> list[Tree]:
+    """An inserted item whose key the range has replaces that item where it stands (streams
+    insert so; the diff of other ranges never sends a key twice): the others, to insert."""
+    where = {item_key(rng, it): i for i, it in enumerate(items)}
+    fresh: list[Tree] = []
+    for it in new:  # (a key twice in ``new``: the later one wins, in the earlier's place)
+        key = item_key(rng, it)
+        i = where.get(key)
+        if i is None:
+            where[key] = -1 - len(fresh)
+            fresh.append(it)
+        elif i >= 0:
+            items[i] = it
+        else:
+            fresh[-1 - i] = it
+    return fresh
+
+
+def apply_ops(rng: Tree, ops: list[Any]) -> None:
+    """Apply range ops to the range ``rng`` (mutating it)."""
     items: list[Tree] = rng[ITEMS]
+    limit = stream_limit(rng)
     for op in ops:
         kind = op[0]
         if kind == OP_REMOVE:
             items[:] = [it for it in items if item_key(rng, it) != op[1]]
         elif kind == OP_UPDATE:
+            if limit is not None and not any(item_key(rng, it) == op[1] for it in items):
+                continue  # a stream's item the client no longer has
             target = _find(rng, items, op[1])
             apply_update(items[target], op[2])
         elif kind in (OP_APPEND, OP_PREPEND):
             if len(op) > 2 and op[2] is not None:
                 rng[STATICS] = op[2]
+            fresh = _upsert(rng, items, op[1])
             if kind == OP_APPEND:
-                items.extend(op[1])
+                items.extend(fresh)
+                if limit and len(items) > limit:
+                    del items[:len(items) - limit]
             else:
-                items[:0] = op[1]
+                items[:0] = fresh
+                if limit:
+                    del items[limit:]
         elif kind == OP_INSERT:
             target = _find(rng, items, op[1])
             items.insert(target + 1, op[2])

@@ -56,7 +56,7 @@ def test_client_has_no_dependencies() -> None:
 
 def test_client_mirrors_the_wire_names() -> None:
     names = {"STATICS": wire.STATICS, "ITEMS": wire.ITEMS, "META": wire.META,
-             "ID_KEY": wire.ID_KEY, "KEY": wire.KEY}
+             "ID_KEY": wire.ID_KEY, "KEY": wire.KEY, "STREAM": wire.STREAM}
     for const, value in names.items():
         assert re.search(rf"\b{const} = '{re.escape(value)}'", SOURCE), const
     for op in (wire.OP_REMOVE, wire.OP_UPDATE, wire.OP_APPEND, wire.OP_PREPEND, wire.OP_INSERT,

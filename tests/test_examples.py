@@ -106,18 +106,62 @@ def test_chat_one_room_for_everyone() -> None:
                        'id="toggle-members" lvt-click="toggle(#members)', 'id="members"'):
             assert needle in client.get("/").text
         token = token_of(client.get("/").text)
-        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws:
-            ws.receive_json()
-            reply = act(ws, "send", author="ann", text="hi <there>")
-            assert reply["meta"]["events"] == [["sent", None]]
-            assert act(ws, "send", text=" ")["meta"]["errors"] == {"text": "Write a message first."}
         # Another visitor (no cookie) gets the same room.
         client.cookies.clear()
-        other = client.get("/").text
-        assert "hi &lt;there&gt;" in other and token_of(other) != token
+        other = token_of(client.get("/").text)
+        assert other != token
+        with client.websocket_connect("/ws", subprotocols=offer(token)) as ws, \
+                client.websocket_connect("/ws", subprotocols=offer(other)) as ws2:
+            ws.receive_json()
+            ws2.receive_json()
+            reply = act(ws, "send", author="ann", text="hi <there>")
+            assert reply["meta"]["events"] == [["sent", None]]
+            # the message is streamed to both, as an append to the messages range
+            sent = ws2.receive_json()["tree"]
+            assert "hi &lt;there&gt;" in str(sent) and "'a'" in str(sent)
+            assert act(ws, "send", text=" ")["meta"]["errors"] == {"text": "Write a message first."}
+        # the room keeps no messages: a new visitor sees none of them
+        assert "hi &lt;there&gt;" not in client.get("/").text
 
 
-@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat"])
+def test_gallery_uploads_lists_and_refuses() -> None:
+    from livetemplate.uploads import chunk_frame
+
+    with client_for("gallery") as client:
+        html = client.get("/").text
+        for needle in ('<form id="upload-form" lvt-submit="save">', 'id="upload-error"',
+                       '<input id="file" type="file" name="photos" lvt-upload="photos" multiple'
+                       ' accept=".png,.jpg,.gif,.webp">', 'id="files"', 'lvt-drop-target="photos"'):
+            assert needle in html
+        with client.websocket_connect("/ws", subprotocols=offer(token_of(html))) as ws:
+            ws.receive_json()
+
+            def announce(*entries: tuple[str, int]) -> dict[str, Any]:
+                ws.send_json({"type": "upload", "upload": "photos", "entries": [
+                    {"name": n, "type": "", "size": s} for n, s in entries]})
+                while "upload" not in (msg := ws.receive_json()).get("meta", {}):
+                    pass
+                return msg["meta"]["upload"]
+
+            refused = announce(*((f"{i}.png", 1) for i in range(4)))
+            assert refused["error"] == "too many files: 4 chosen, at most 3 per upload"
+            assert "too many files" in client.get("/").text.split('id="upload-error"')[1]
+            info = announce(("a.png", 3), ("b.gif", 2))
+            for ref, data in zip(info["refs"], (b"abc", b"de"), strict=True):
+                ws.send_bytes(chunk_frame(ref, 0, data))
+                ws.receive_json()  # the progress bar's update
+            reply = act(ws, "save")
+            assert reply["meta"]["success"], reply
+        page = client.get("/").text
+        files = page.split('id="files"')[1].split("</ul>")[0]
+        assert files.count("<li") == 2 and "a.png" in files and "3 bytes" in files
+        assert "b.gif" in files and "2 bytes" in files
+        image = files.split('src="')[1].split('"')[0]
+        assert client.get(image).content == b"abc"
+        assert client.get("/files/..%2Fapp.py").status_code == 404
+
+
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat", "gallery"])
 def test_examples_refuse_cross_origin_sockets(name: str) -> None:
     with client_for(name) as client:
         client.get("/")
@@ -125,7 +169,7 @@ def test_examples_refuse_cross_origin_sockets(name: str) -> None:
             assert ws.receive_json()["code"] == "origin"
 
 
-@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat"])
+@pytest.mark.parametrize("name", ["counter", "dashboard", "todo", "chat", "gallery"])
 def test_examples_serve_their_stylesheet_and_icon(name: str) -> None:
     with client_for(name) as client:
         html = client.get("/").text

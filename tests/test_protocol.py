@@ -21,6 +21,12 @@ def test_parses_an_action_message() -> None:
     assert msg == ActionMessage(action="increment", data={"by": 2}, token="t")
 
 
+def test_an_action_may_name_a_component_target() -> None:
+    msg = parse_message('{"action":"save","target":"Ab3_x-9Z"}')
+    assert msg == ActionMessage(action="save", target="Ab3_x-9Z")
+    assert parse_message({"action": "go"}).target is None
+
+
 def test_type_and_data_are_optional() -> None:
     assert parse_message({"action": "go"}) == ActionMessage(action="go")
     assert parse_message(b'{"action":"go","data":null}').data == {}
@@ -37,6 +43,9 @@ def test_type_and_data_are_optional() -> None:
         ('{"action": ""}', "bad_message", '"action" must be'),
         ('{"action": "x", "data": [1]}', "bad_message", '"data" must be a JSON object'),
         ('{"action": "x", "token": 7}', "bad_message", '"token" must be a string'),
+        ('{"action": "x", "target": 7}', "bad_message", '"target" must be a component id'),
+        ('{"action": "x", "target": ""}', "bad_message", '"target" must be a component id'),
+        ('{"action": "x", "target": "%s"}' % ("x" * 65), "bad_message", '"target" must be'),
     ],
 )
 def test_bad_messages_say_what_is_wrong(raw: str | bytes, code: str, words: str) -> None:

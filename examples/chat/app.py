@@ -6,13 +6,13 @@ event, ``ctx.push_event``), a client-side command opens and closes the members p
 round trip, and the connection classes show a banner while the server is unreachable (messages
 written meanwhile wait and are sent on reconnect). Run: ``uvicorn examples.chat.app:app``.
 
-The room keeps its last ``MAX_MESSAGES`` messages in the page's model; one room per process.
+Messages are a stream: the server sends each one to the tabs open at the time and keeps none
+(a tab shows the messages sent while it is open, at most ``MAX_MESSAGES``); one room per process.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from examples.assets import asset_routes
-from livetemplate import ActionContext, Application, PageLookupError, ValidationError
+from livetemplate import ActionContext, Application, PageLookupError, Stream, ValidationError
 
 TEMPLATES = Path(__file__).parent / "templates"
 MAX_MESSAGES = 200
@@ -28,7 +28,9 @@ MAX_MESSAGES = 200
 
 class Room:
     def __init__(self) -> None:
-        self.messages: list[dict[str, Any]] = []
+        # streamed: each message is sent to the open tabs and forgotten (a tab keeps its last
+        # MAX_MESSAGES); the server holds no messages, however long the room runs
+        self.messages = Stream(limit=MAX_MESSAGES)
         self.members: list[str] = []
         self._next_id = 1
 
@@ -41,7 +43,6 @@ class Room:
             raise ValidationError(text="Keep messages under 500 characters.")
         self.messages.append({"id": self._next_id, "author": author, "text": text})
         self._next_id += 1
-        del self.messages[:-MAX_MESSAGES]
         if author not in self.members:
             self.members.append(author)
         ctx.push_event("sent")  # to the sender only: its Composer hook clears the input

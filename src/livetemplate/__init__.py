@@ -8,10 +8,11 @@
 
 from __future__ import annotations
 
-from lt_engine import track, untrack
+from lt_engine import Stream, track, untrack
 
 from .actions import ActionContext
 from .app import Application
+from .components import Component
 from .errors import (
     AsyncRequired,
     ClientError,
@@ -37,12 +38,15 @@ from .protocol import ActionMessage
 from .redis_store import RedisStore
 from .store import Catchup, MemoryStore, PageRecord, PageStore, SharedStore, Update
 from .tokens import InsecureSecretWarning
+from .uploads import Upload, UploadEntry
 
 __all__ = [
     "ActionContext", "ActionMessage", "Application", "AsyncRequired", "Catchup", "ClientError",
+    "Component",
     "DuplicateTemplateError", "InsecureSecretWarning", "Limits", "LiveTemplateError",
     "MemoryStore", "Page", "PageBusy", "PageConflict", "PageLimitError", "PageLookupError",
     "PageNotFound", "PageRecord", "PageStore", "RedisStore", "SharedStore", "StoreUnavailable",
     "TemplateNotFoundError", "TokenExpired", "TokenInvalid", "TokenMissing", "TokenOtherPage",
-    "UnstorableError", "Update", "ValidationError", "track", "untrack",
+    "Stream", "UnstorableError", "Upload", "UploadEntry", "Update", "ValidationError", "track",
+    "untrack",
 ]

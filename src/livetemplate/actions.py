@@ -17,6 +17,7 @@ from .errors import ClientError
 
 if TYPE_CHECKING:
     from .page import Page
+    from .uploads import UploadEntry
 
 T = TypeVar("T")
 _MISSING: Any = object()
@@ -100,6 +101,13 @@ class ActionContext:
         An action that fails sends no events.
         """
         self.events.append(protocol.event(name, payload))
+
+    def uploaded(self, name: str) -> list[UploadEntry]:
+        """The completed files of the page's upload ``name`` (``Upload`` on the model), handed
+        to this action: move or read them now, their temporary files are removed when it is
+        over. Empty when no upload of that name is complete; ``KeyError`` for an undeclared
+        name."""
+        return self.page.app.uploads.take(self.page, name)
 
     def flash(self, kind: str, message: str) -> None:
         """Show ``message`` under ``flash[kind]`` in the render after this action (and, across a

@@ -47,6 +47,7 @@ from .reload import register, reload_template
 from .snapshot import Sealer
 from .store import MemoryStore, PageRecord, PageStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
+from .uploads import Uploads
 
 logger = logging.getLogger("livetemplate")
 
@@ -115,6 +116,8 @@ class Application:
         # process, sealed bytes outside it).
         codec = Live() if store.in_process else Sealed(Sealer(resolved), track_data)
         self.pages = LivePages(self, store, codec, self.template, self.tune_gc)
+        self.env.component_templates = self.template  # {{ component(obj) }}: obj.template names one of ours
+        self.uploads = Uploads(self.limits)  # files being uploaded to them (livetemplate.uploads)
         self._last_sweep = clock()
         self.dev = dev if dev is not None else os.environ.get("LIVETEMPLATE_DEV", "") not in (
             "", "0", "false", "no")
@@ -347,12 +350,16 @@ class Application:
                     f" {self.limits.max_message_bytes} (Limits.max_message_bytes)",
                 )
             if isinstance(message, protocol.ActionMessage):  # checked as any message is
-                message = {protocol.TYPE: message.type, protocol.ACTION: message.action,
-                           protocol.DATA: message.data, protocol.TOKEN: message.token}
-            action, data, token = protocol.parse_action(message)
+                message = message.data if message.type == protocol.TYPE_UPLOAD else {
+                    protocol.TYPE: message.type, protocol.ACTION: message.action,
+                    protocol.DATA: message.data, protocol.TOKEN: message.token,
+                    protocol.TARGET: message.target}
+            action, data, token, target = protocol.parse_action(message)
             if token is not None:
                 page.verify_token(token)
-            return await page.run_action(action, data, origin)
+            if action == protocol.UPLOAD_ACTION:
+                return self.uploads.announce(page, data, origin)
+            return await page.run_action(action, data, origin, target)
         except LiveTemplateError as exc:
             return protocol.error_message(exc.code, exc.message)
         except Exception:
@@ -361,6 +368,8 @@ class Application:
                 "action_failed", "the action failed on the server (the server log has the"
                 " traceback); the page is unchanged where the action did not change it"
             )
+        finally:
+            self.uploads.release(page)  # the files its action took, whatever happened
 
     # --- serving ------------------------------------------------------------------------------
 
@@ -381,8 +390,10 @@ class Application:
 
     async def close(self) -> None:
         """Stop what the pages' store runs in this process (Redis: its listener and
-        connections; the registry's expiry task). Call it at shutdown (e.g. a Starlette
-        ``on_shutdown`` handler) for a clean exit."""
+        connections; the registry's expiry task); remove the temporary files of unfinished
+        uploads. Call it at shutdown (e.g. a Starlette ``on_shutdown`` handler) for a clean
+        exit."""
+        self.uploads.close()
         await self.pages.close()
 
 

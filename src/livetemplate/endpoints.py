@@ -23,6 +23,7 @@ from .collector import COLLECTOR
 from .connection import WebSocketConnection, _close_reason
 from .errors import ClientError, LiveTemplateError, TokenMissing
 from .limits import RateLimiter, origin_refusal
+from .uploads import MAX_HEADER, is_chunk
 
 if TYPE_CHECKING:
     from .app import Application, NewPage
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("livetemplate")
 
 CLIENT_FILE = Path(__file__).parent / "static" / "livetemplate-client.js"
+CHUNK_TYPE = "application/octet-stream"  # a POST body that is an upload chunk frame
 
 
 def build_routes(app: Application, path: str, new_page: NewPage | None) -> list[BaseRoute]:
@@ -87,6 +89,9 @@ async def serve_websocket(app: Application, websocket: WebSocket,
                 raw = event.get("bytes")
             if raw is None:
                 continue
+            if type(raw) is bytes and is_chunk(raw):  # a file's bytes, not a message
+                _chunk(app, page, raw, conn, limiter)
+                continue
             # a str of n characters is at most 4n bytes: encode only when that could be too many
             size = len(raw) if isinstance(raw, bytes) or len(raw) * 4 <= limits.max_message_bytes \
                 else len(raw.encode())
@@ -122,8 +127,23 @@ async def serve_websocket(app: Application, websocket: WebSocket,
             uncancel()
     finally:
         page.detach(conn)
+        app.uploads.disconnected(conn)  # its unfinished uploads' files go now
         app.touch(page)
         await conn.finish()
+
+
+def _chunk(app: Application, page: Page, frame: bytes, conn: WebSocketConnection,
+           limiter: RateLimiter) -> None:
+    """One upload chunk frame. Good chunks are not rate-limited (the announced sizes bound
+    them); a refused one counts as a message, answered as one past the rate."""
+    try:
+        app.uploads.receive(page, frame, conn)
+    except ClientError as exc:
+        limits, error = app.limits, exc
+        if not limiter.allow():
+            error = ClientError("rate_limited", f"more than {limits.rate:g} messages/s (burst"
+                                f" {limits.burst}); message dropped, slow down")
+        conn.deliver(protocol.dumps(protocol.error_message(error.code, error.message)))
 
 
 async def _find_or_make_page(app: Application, websocket: WebSocket,
@@ -165,6 +185,8 @@ async def serve_post(app: Application, request: Request) -> Response:
     refusal = origin_refusal(request.headers, limits)
     if refusal is not None:
         return _error_response("origin", refusal)
+    if request.headers.get("content-type", "").startswith(CHUNK_TYPE):
+        return await _post_chunk(app, request)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limits.max_message_bytes:
         return _too_large(int(declared), limits.max_message_bytes)
@@ -189,6 +211,27 @@ async def serve_post(app: Application, request: Request) -> Response:
         return _json(reply, protocol.http_status(reply[protocol.CODE]))
     # A POST client holds no connection and may have missed updates: give it the whole tree.
     return _json(protocol.tree_message(page.tree, reply[protocol.META]))
+
+
+async def _post_chunk(app: Application, request: Request) -> Response:
+    """An upload chunk frame as a POST body (``application/octet-stream``); the token comes from
+    the header or the query. The reply is the whole tree, as for an action."""
+    limit = app.limits.upload_chunk + 2 + MAX_HEADER
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return _error_response("chunk_too_large", f"a chunk frame of more than {limit}"
+                                                      " bytes (Limits.upload_chunk)")
+    try:
+        token = app.token_from(request, cookie=False)
+        if token is None:
+            raise TokenMissing("no page token: send the X-LiveTemplate-Token header with a chunk")
+        page = await app.load_page(token)
+        app.uploads.receive(page, bytes(body), None)
+    except (ClientError, LiveTemplateError) as exc:
+        return _error_response(exc.code, exc.message)
+    return _json(protocol.tree_message(page.tree, {}))
 
 
 def _json(message: dict[str, Any], status: int = 200) -> Response:

@@ -27,6 +27,9 @@ class Limits:
     send_queue_bytes: int | None = 8 * 1024 * 1024  # their total size (characters of JSON)
     send_timeout: float | None = 30.0  # seconds one send may stall before the client is dropped
     action_timeout: float | None = 30.0  # seconds an async action may run; None = no limit
+    # bytes of file data in one upload chunk frame: with its header it fits max_message_bytes
+    upload_chunk: int = 60 * 1024
+    upload_timeout: float | None = 60.0  # seconds an upload may wait for its next chunk or action
 
 
 class RateLimiter:

@@ -33,7 +33,7 @@ from starlette.types import Receive, Scope, Send
 import lt_engine
 from lt_engine import track
 
-from . import flash, navigation, protocol
+from . import components, flash, navigation, protocol
 from .actions import (
     ActionContext,
     find_actions,
@@ -57,6 +57,7 @@ from .limits import Limits
 from .records import Codec
 from .store import Catchup, PageRecord, PageStore
 from .tokens import TokenSigner, cookie_path
+from .uploads import UPLOADS_NAME
 
 ERRORS_NAME = "errors"  # the template name under which validation errors are shown
 
@@ -328,6 +329,15 @@ class Page:
             self._write_behind()
         return diff
 
+    def render_local(self) -> dict[str, Any]:
+        """Send the connections in this process the diff of what changed outside the page's
+        data — its uploads' state, kept in this process only — and return it; nothing is
+        stored (``update`` would store the page again on a shared store)."""
+        diff = self._rerender()
+        if diff:
+            self._broadcast(protocol.tree_message(diff, {}), None)
+        return diff
+
     async def push(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> dict[str, Any]:
         """Assign values and send the update, as a change of the page: under the page's lock,
         to its newest stored state, stored (other processes serving the page get it too).
@@ -351,33 +361,44 @@ class Page:
             connection.deliver(text)
 
     async def run_action(self, action: str, data: Mapping[str, Any],
-                         origin: Connection | None = None, *,
+                         origin: Connection | None = None,
+                         target: str | None = None, *,
                          call: Callable[..., Any] | None = None) -> dict[str, Any]:
         """Run one action and send the update; returns ``{"tree": update, "meta": {...}}``.
 
         ``origin`` gets the reply, ``meta`` included (e.g. that a form was accepted, even when
         the tree is unchanged: ``{}``); every other connection gets a changed tree only.
+        ``target`` names a component of the page (``livetemplate.components``): the action is
+        its, and only it is re-evaluated.
         ``call(model, ctx)``, when given, runs instead of the model's method ``action`` (the
         framework's own steps that run as actions: ``navigation``'s URL changes).
         """
-        func = call or resolve_action(self.model, action)
+        model = self.model if target is None else components.resolve(self._mount, target)
+        func = call or resolve_action(model, action)
         if func is None:
-            known = ", ".join(self.actions) or "none: register a data model with public methods"
+            actions = self.actions if target is None else sorted(find_actions(model))
+            known = ", ".join(actions) or "none: register a data model with public methods"
+            owner = f"page {self.template_name!r}" if target is None else f"component {target!r}"
             raise ClientError(
                 "unknown_action",
-                f"page {self.template_name!r} has no action {action!r}; its actions: {known}",
+                f"{owner} has no action {action!r}; its actions: {known}",
             )
-        return await self._change(origin, func, ActionContext(self, action, data), None, False)
+        if target is not None and not self.app.pages.store.in_process:
+            raise ClientError("bad_message", "component actions need the in-process page store")
+        return await self._change(origin, func, ActionContext(self, action, data), None, False,
+                                  None if target is None else model)
 
     async def _change(self, origin: Connection | None, func: Callable[..., Any] | None,
                       ctx: ActionContext | None,
                       values: tuple[Mapping[str, Any] | None, Mapping[str, Any]] | None,
-                      local: bool) -> dict[str, Any]:
+                      local: bool, component: Any = None) -> dict[str, Any]:
         """The one change path: run the action ``func`` (or assign ``values``) on the newest
         stored record under the page's lock; store it, diff, send; returns the reply.
 
         ``local`` (a push): the page may hold changes made in place outside an action (a model
         mutated before ``push``); they are kept if nobody changed the page since, else refused.
+        ``component``: the action is this component's (``livetemplate.components``), and only
+        it is re-evaluated.
         """
         pages = self.app.pages
         store = pages.store
@@ -406,14 +427,18 @@ class Page:
                 self._changing = True
                 try:
                     if func is not None:
+                        model = record.model if component is None else component
                         try:
-                            result = start_action(func, record.model, ctx)
+                            result = start_action(func, model, ctx)
                             if is_pending(result):  # Limits.action_timeout
                                 result = await self._await_action(result, ctx.action)  # type: ignore[union-attr]
                             errors = ctx.errors  # type: ignore[union-attr]
                         except ValidationError as exc:
                             result, errors = None, {**ctx.errors, **exc.errors}  # type: ignore[union-attr]
-                        meta = self._outcome(ctx, result, errors)  # type: ignore[arg-type]
+                        if component is None:
+                            meta = self._outcome(ctx, result, errors)  # type: ignore[arg-type]
+                        else:
+                            meta = components.outcome(component, ctx, result, errors)  # type: ignore[arg-type]
                     elif values is not None:
                         self._assign(values[0])
                         self._assign(values[1])
@@ -432,7 +457,10 @@ class Page:
             state.dirty = False
             state.used = self.app.clock()
             try:
-                diff = self._rerender()
+                if component is None or failed is not None:
+                    diff = self._rerender()
+                else:  # a component's action: only it is re-evaluated
+                    diff = components.update(self._mount, component)
             except RenderError:
                 if failed is None:
                     raise
@@ -761,6 +789,9 @@ class Page:
         view = dict(self.record.data)
         view.update(model_data(self.record.model))
         view[ERRORS_NAME] = self.record.errors
+        uploads = self.app.uploads.view(self)
+        if uploads is not None:  # the model declares uploads: their entries and errors
+            view[UPLOADS_NAME] = uploads
         view[flash.FLASH] = flash.view(self.record.data)
         return view
 

@@ -22,6 +22,7 @@ TYPE = "type"
 ACTION = "action"
 DATA = "data"
 TOKEN = "token"
+TARGET = "target"  # in an action: the component it is addressed to (livetemplate.components)
 TREE = "tree"
 META = "meta"
 CODE = "code"
@@ -37,6 +38,9 @@ TOKEN_SUBPROTOCOL = SUBPROTOCOL + ".token."
 TYPE_ACTION = "action"
 TYPE_PAGE_TOKEN = "page_token"
 TYPE_ERROR = "error"
+TYPE_UPLOAD = "upload"  # announces files to upload (livetemplate.uploads)
+# parse_action's action name for an upload message: no method can be named so
+UPLOAD_ACTION = "lvt:upload"
 # Live navigation (livetemplate.navigation), client -> server over the WebSocket:
 TYPE_PARAMS = "params"  # {"type": "params", "url": "/?filter=done"}: the page's URL changed
 TYPE_JOIN = "join"  # {"type": "join", "token": …}: move this connection to another page
@@ -52,6 +56,7 @@ ERRORS: dict[str, tuple[int, int | None]] = {
     "bad_message": (400, None),
     "bad_data": (400, None),
     "unknown_action": (400, None),
+    "unknown_component": (400, None),  # an action's "target" names no component of the page
     "rate_limited": (429, None),
     "action_failed": (500, None),
     "action_timeout": (504, None),
@@ -69,9 +74,19 @@ ERRORS: dict[str, tuple[int, int | None]] = {
     "page_busy": (503, 1013),
     "page_conflict": (409, None),
     "unstorable": (500, None),
+    # uploads (docs/protocol.md, "Uploads"): the connection stays open, the upload may be abandoned
+    "unknown_upload": (400, None),
+    "bad_upload": (400, None),
+    "upload_busy": (409, None),
+    "bad_chunk": (400, None),
+    "chunk_too_large": (413, None),
+    "unknown_entry": (400, None),
+    "chunk_order": (400, None),
+    "upload_size": (413, None),
 }
 
 MAX_ACTION_NAME = 100
+MAX_TARGET = 64  # characters of an action's "target" (a component id is 8)
 
 logger = logging.getLogger("livetemplate")
 
@@ -84,18 +99,24 @@ class ActionMessage:
     data: dict[str, Any] = field(default_factory=dict)
     type: str = TYPE_ACTION
     token: str | None = None
+    target: str | None = None
 
 
 def parse_message(raw: str | bytes | Mapping[str, Any] | ActionMessage) -> ActionMessage:
     """Validate an untrusted client message; raise :class:`ClientError` saying what is wrong."""
     if isinstance(raw, ActionMessage):
         return raw
-    action, data, token = parse_action(raw)
-    return ActionMessage(action=action, data=data, token=token)
+    action, data, token, target = parse_action(raw)
+    if action == UPLOAD_ACTION:
+        return ActionMessage(action=action, data=data, type=TYPE_UPLOAD, token=token)
+    return ActionMessage(action=action, data=data, token=token, target=target)
 
 
-def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, Any], str | None]:
-    """``parse_message`` without building an :class:`ActionMessage`: ``(action, data, token)``.
+def parse_action(
+    raw: str | bytes | Mapping[str, Any],
+) -> tuple[str, dict[str, Any], str | None, str | None]:
+    """``parse_message`` without building an :class:`ActionMessage`: ``(action, data, token,
+    target)``.
 
     The per-action path uses this one (a frozen dataclass costs more than the JSON decode).
     """
@@ -115,8 +136,11 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
         raise ClientError("bad_message", 'message must be a JSON object like {"type": "action", ...}')
     kind = raw.get(TYPE, TYPE_ACTION)
     if kind != TYPE_ACTION:
+        if kind == TYPE_UPLOAD:  # checked by livetemplate.uploads
+            return UPLOAD_ACTION, dict(raw), _token(raw), None
         raise ClientError("bad_message", f'unknown message type {kind!r}; clients send "action"'
-                                         ' (and, over a WebSocket, "params" and "join")')
+                                         ' or "upload" (and, over a WebSocket, "params" and'
+                                         ' "join")')
     action = raw.get(ACTION)
     if not isinstance(action, str) or not action or len(action) > MAX_ACTION_NAME:
         raise ClientError("bad_message", '"action" must be a non-empty string naming an action')
@@ -143,10 +167,22 @@ def parse_action(raw: str | bytes | Mapping[str, Any]) -> tuple[str, dict[str, A
                 raise ClientError(
                     "bad_data", f"field '{bad}' of action {action!r} holds text that UTF-8 cannot"
                     " encode (a lone surrogate, e.g. half of an emoji); send valid Unicode")
+    return action, data, _token(raw), _target(raw)
+
+
+def _token(raw: Mapping[str, Any]) -> str | None:
     token = raw.get(TOKEN)
     if token is not None and not isinstance(token, str):
         raise ClientError("bad_message", '"token" must be a string')
-    return action, data, token
+    return token
+
+
+def _target(raw: Mapping[str, Any]) -> str | None:
+    target = raw.get(TARGET)
+    if target is not None and (type(target) is not str or not 0 < len(target) <= MAX_TARGET):
+        raise ClientError("bad_message", f'"target" must be a component id (a string of 1 to'
+                                         f" {MAX_TARGET} characters), as lvt-target holds")
+    return target
 
 
 def url_problem(url: object, absolute: bool = False) -> str | None:

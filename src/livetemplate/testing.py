@@ -21,6 +21,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 import lt_engine
+from lt_engine.components import cid_of
 
 from . import protocol
 from .app import Application
@@ -79,9 +80,21 @@ class LiveView:
         message = {"type": "action", "action": action, "data": {**(data or {}), **fields}}
         return await self.app.handle_action(self.page, protocol.dumps(message), origin=self)
 
+    async def asend_to(self, component: Any, action: str, data: dict[str, Any] | None = None,
+                       **fields: Any) -> dict[str, Any]:
+        """Send an action to a component of the page, as its ``lvt-target`` would."""
+        message = {"type": "action", "action": action, "data": {**(data or {}), **fields},
+                   protocol.TARGET: cid_of(component)}
+        return await self.app.handle_action(self.page, protocol.dumps(message), origin=self)
+
     def send(self, action: str, data: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         """``asend`` for synchronous tests (in ``async`` tests, ``await view.asend(...)``)."""
         return self._run(self.asend(action, data, **fields), "asend")
+
+    def send_to(self, component: Any, action: str, data: dict[str, Any] | None = None,
+                **fields: Any) -> dict[str, Any]:
+        """``asend_to`` for synchronous tests."""
+        return self._run(self.asend_to(component, action, data, **fields), "asend_to")
 
     async def apatch(self, url: str) -> dict[str, Any]:
         """What a ``lvt-patch`` link or the back button sends: the page's ``handle_params`` runs

@@ -47,6 +47,11 @@ MERGE = """([tree, update]) => {
 RANGE = {"s": ["<ul>", "</ul>"], "0": {"s": ["<li id=\"", "\">", "</li>"], "d": [
     {"0": "1", "1": "a"}, {"0": "2", "1": "b"}], "m": {"idKey": "0"}}}
 UNKEYED = {"s": ["", ""], "0": {"s": ["<i>", "</i>"], "d": [{"0": "x", "_k": "k1"}]}}
+# a stream (docs/protocol.md, Rule 9): inserts replace a key they hold, trimmed to the limit
+STREAM = copy.deepcopy(RANGE)
+STREAM["0"]["m"]["stream"] = 2
+UNLIMITED = copy.deepcopy(RANGE)
+UNLIMITED["0"]["m"]["stream"] = 0
 CASES: list[tuple[dict[str, Any], Any]] = [
     (RANGE, {"0": [["r", "9"]]}),
     (RANGE, {"0": [["r", "1"], ["a", [{"0": "3", "1": "c"}], ["<p id=\"", "\">", "</p>"]]]}),
@@ -68,6 +73,12 @@ CASES: list[tuple[dict[str, Any], Any]] = [
     (UNKEYED, {"0": [["u", "k1", {"0": "y"}], ["a", [{"0": "z", "_k": "k2"}]]]}),
     (UNKEYED, {"0": [["r", "k1"]]}),
     ({"s": ["", ""], "0": {"s": ["<i>", "</i>"], "d": [{"0": "x"}]}}, {"0": [["r", "x"]]}),
+    (STREAM, {"0": [["a", [{"0": "2", "1": "B"}, {"0": "3", "1": "c"}]]]}),
+    (STREAM, {"0": [["p", [{"0": "0", "1": "z"}]]]}),
+    (STREAM, {"0": [["u", "9", {"1": "x"}], ["u", "1", {"1": "A"}]]}),
+    (STREAM, {"0": [["a", [{"0": "5", "1": "x"}, {"0": "5", "1": "y"}, {"0": "1", "1": "q"}]]]}),
+    (UNLIMITED, {"0": [["a", [{"0": "3", "1": "c"}, {"0": "4", "1": "d"}, {"0": "2", "1": "B"}]]]}),
+    (UNLIMITED, {"0": [["p", [{"0": "4", "1": "d"}, {"0": "4", "1": "D"}]], ["r", "9"]]}),
 ]
 
 

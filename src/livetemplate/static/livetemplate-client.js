@@ -9,7 +9,7 @@
   'use strict';
 
   // --- Wire format: the key names of lt_engine/wire.py -------------------------------------
-  const STATICS = 's', ITEMS = 'd', META = 'm', ID_KEY = 'idKey', KEY = '_k';
+  const STATICS = 's', ITEMS = 'd', META = 'm', ID_KEY = 'idKey', KEY = '_k', STREAM = 'stream';
 
   class ProtocolError extends Error {
     get name() { return 'ProtocolError'; }
@@ -59,17 +59,39 @@
     return i;
   }
 
+  // A stream's limit (0: none), or undefined for a range that is no stream (lt_engine.streams).
+  const streamLimit = (rng) => rng[META] && rng[META][STREAM];
+
+  /** Inserted items whose key the range has replace that item in place: the rest, to insert. */
+  function upsert(rng, items, add) {
+    const at = new Map(items.map((it, i) => [itemKey(rng, it), i])), fresh = [];
+    for (const it of add) {  // a key twice in `add`: the later one wins, in the earlier's place
+      const k = itemKey(rng, it), i = at.get(k);
+      if (i === undefined) at.set(k, -fresh.push(it));  // -(its index in fresh + 1)
+      else if (i >= 0) items[i] = it;
+      else fresh[-1 - i] = it;
+    }
+    return fresh;
+  }
+
   function applyOps(rng, ops) {
-    const items = rng[ITEMS];
+    const items = rng[ITEMS], limit = streamLimit(rng);
     for (const op of ops) {
       const kind = op[0];
       if (kind === 'r') {
         refill(items, items.filter((it) => itemKey(rng, it) !== op[1]));
       } else if (kind === 'u') {
-        applyUpdate(items[findItem(rng, items, op[1])], op[2]);
+        // a stream's item the client no longer has: nothing to update
+        if (limit == null || items.some((it) => itemKey(rng, it) === op[1])) {
+          applyUpdate(items[findItem(rng, items, op[1])], op[2]);
+        }
       } else if (kind === 'a' || kind === 'p') {
         if (op.length > 2 && op[2] != null) rng[STATICS] = op[2];
-        refill(items, kind === 'a' ? items.concat(op[1]) : op[1].concat(items));
+        const fresh = upsert(rng, items, op[1]);
+        refill(items, kind === 'a' ? items.concat(fresh) : fresh.concat(items));
+        if (limit && items.length > limit) {
+          if (kind === 'a') items.splice(0, items.length - limit); else items.length = limit;
+        }
       } else if (kind === 'i') {
         items.splice(findItem(rng, items, op[1]) + 1, 0, op[2]);
       } else if (kind === 'o') {
@@ -82,6 +104,23 @@
         refill(items, keys.map((k) => byKey.get(k)));
       } else {
         throw new ProtocolError(`unknown range op ${JSON.stringify(kind)}`);
+      }
+    }
+  }
+
+  /** A full tree (a reconnect) shows only what a stream holds now: keep the items the client
+   *  has in each stream range still there, with the new ones inserted (docs/protocol.md). */
+  function keepStreams(old, tree) {
+    for (const [slot, v] of Object.entries(tree)) {
+      const o = old[slot];
+      if (isRange(v) && isRange(o)) {
+        if (streamLimit(v) != null && streamLimit(o) != null) {
+          const items = o[ITEMS];
+          applyOps(Object.assign({}, v, { [ITEMS]: items }), [['a', v[ITEMS]]]);
+          v[ITEMS] = items;
+        }
+      } else if (isObject(v) && isObject(o) && slot !== STATICS) {
+        keepStreams(o, v);
       }
     }
   }
@@ -457,6 +496,7 @@
       this.timers = new WeakMap();
       this.hooks = new Map();
       this.handlers = new Map();
+      this.waits = {}; // upload name -> the announcement's resolve, until meta.upload comes
       this.observer = new MutationObserver(() => {});
       instances++;
     }
@@ -485,6 +525,19 @@
             (el) => !el.contains(e.target) && el.getClientRects().length > 0);
         }, true);
         document.addEventListener('click', (e) => (this.away || []).forEach((el) => this.run(el, 'lvt-click-away', e)));
+        // Files dropped on an lvt-drop-target="name" become the files of input[lvt-upload=name].
+        for (const type of ['dragover', 'drop']) {
+          this.root.addEventListener(type, (e) => {
+            const t = e.target.closest && e.target.closest('[lvt-drop-target]');
+            if (!t) return;
+            e.preventDefault();
+            const input = type === 'drop' && this.root.querySelector(`input[lvt-upload="${t.getAttribute('lvt-drop-target')}"]`);
+            if (input) {
+              input.files = e.dataTransfer.files;
+              input.dispatchEvent(new Event('change', { bubbles: true }));
+            }
+          });
+        }
         // Back/forward to an entry this client made: this page at another URL, or another page.
         window.addEventListener('popstate', (e) => {
           const s = e.state;
@@ -535,6 +588,7 @@
         if (this.ws !== ws) return;
         this.ws = null;
         this.settle();
+        this.fail();
         if (this.opened) this.emit('lvt:disconnected', { code: e.code, reason: e.reason });
         this.opened = false;
         const code = this.refusal;
@@ -620,6 +674,7 @@
         this.token = msg.token;
       } else if (msg.type === 'error') {
         this.refusal = msg.code;
+        this.fail();
         this.settle(1);
         this.emit('lvt:error', msg);
       } else if (isObject(msg.tree)) {
@@ -646,6 +701,9 @@
       let rows = null;
       try {
         if (full) {
+          // the same page again (a reconnect), not another (a navigation, a new page per socket)
+          if (this.tree && this.kept === this.token) keepStreams(this.tree, tree);
+          this.kept = this.token;
           this.tree = tree;
         } else {
           try { rows = rowPatches(this.root, this.tree, tree); } catch { /* merge says why */ }
@@ -658,6 +716,8 @@
         return;
       }
       if (meta.action) this.settle(1, meta);
+      const up = meta.upload, w = up && this.waits[up.name];
+      if (w) w(up);
       this.emit('lvt:update', { update: tree, meta, full });
       // Where an action sends the browser, with the flash it leaves for a page loaded next.
       if (meta.flash) document.cookie = `livetemplate_flash=${meta.flash};path=/;max-age=60;samesite=lax`;
@@ -784,25 +844,87 @@
     /** Send an action: over the WebSocket when open, else by HTTP POST to the endpoint, else
      *  (no token yet, or the server unreachable) queued until the next connection. */
     send(action, data = {}, el = null, submit = false) {
-      const msg = { type: 'action', action, data };
+      const msg = { type: 'action', action, data }, t = el && el.closest('[lvt-target]');
+      if (t) msg.target = t.getAttribute('lvt-target');  // a component's action
       if (el) {
         this.busy(el, true);
         this.pending.push({ action, el, submit, msg });
       }
+      this.post(msg);
+    }
+
+    post(msg) {
       if (this.ws && this.ws.readyState === 1) return this.transmit(msg);
       if (!this.token) return this.wait(msg);
-      fetch(this.endpoint('http'), {
+      this.http(JSON.stringify(msg), 'application/json').then((r) => r === undefined && this.wait(msg));
+    }
+
+    /** POST `body` to the endpoint; resolves to the reply (applied), null for an error reply,
+     *  undefined when the server was unreachable. */
+    http(body, type) {
+      return fetch(this.endpoint('http'), {
         method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-LiveTemplate-Token': this.token },
-        body: JSON.stringify(msg),
+        headers: { 'Content-Type': type, 'X-LiveTemplate-Token': this.token },
+        body,
       }).then((r) => r.json()).then((reply) => {
-        if (reply.type === 'error') {
-          this.settle(1);
-          this.emit('lvt:error', reply);
-          if (LOST_PAGE.includes(reply.code) && this.pageToken) this.lostPage();
+        if (reply.type !== 'error') return this.apply(reply.tree, reply.meta || {}, true), reply;
+        this.fail();
+        this.settle(1);
+        this.emit('lvt:error', reply);
+        if (LOST_PAGE.includes(reply.code) && this.pageToken) this.lostPage();
+        return null;
+      }, () => {});
+    }
+
+    /** Before a form's submit action: upload the files chosen in its lvt-upload inputs; the
+     *  action is sent once they are all in, not at all when one was refused or failed. */
+    async uploads(form, go) {
+      const inputs = Array.from(form.querySelectorAll('input[type=file][lvt-upload]')).filter((i) => i.files.length);
+      if (!inputs.length) return go();
+      setClass(form, this.options.loadingClass, true, true);
+      let ok = true;
+      for (const i of inputs) ok = ok && (await this.upload(i.getAttribute('lvt-upload'), Array.from(i.files)));
+      setClass(form, this.options.loadingClass, false, true);
+      if (ok) go();
+    }
+
+    /** Announce `files` as upload `name`, then send each accepted one in chunk frames:
+     *  [2-byte header length][JSON {"ref", "offset"}][bytes] (docs/protocol.md, "Uploads"). */
+    async upload(name, files) {
+      const info = await new Promise((resolve) => {
+        this.waits[name] = resolve;
+        this.post({ type: 'upload', upload: name, entries: files.map((f) => ({ name: f.name, type: f.type, size: f.size })) });
+      });
+      delete this.waits[name];
+      if (!info.refs || !info.refs.length) return false;
+      this.failed = false;
+      for (const [n, f] of files.entries()) {
+        for (let o = 0; o < f.size; o += info.chunk) {
+          const head = new TextEncoder().encode(JSON.stringify({ ref: info.refs[n], offset: o }));
+          const data = new Uint8Array(await f.slice(o, o + info.chunk).arrayBuffer());
+          const frame = new Uint8Array(2 + head.length + data.length);
+          frame.set([head.length >> 8, head.length & 255]);
+          frame.set(head, 2);
+          frame.set(data, 2 + head.length);
+          if (!(await this.chunk(frame))) return false;
         }
-        else this.apply(reply.tree, reply.meta || {}, true);
-      }, () => this.wait(msg));
+      }
+      return true;
+    }
+
+    /** One chunk frame: over the WebSocket (waiting while much is buffered), else by POST. */
+    async chunk(frame) {
+      const ws = this.ws;
+      if (!ws || ws.readyState !== 1) return this.token && !!(await this.http(frame, 'application/octet-stream'));
+      ws.send(frame);
+      while (ws.bufferedAmount > 1 << 20 && ws.readyState === 1) await new Promise((r) => setTimeout(r, 5));
+      return ws.readyState === 1 && !this.failed;
+    }
+
+    /** An error or a closed connection: uploads in flight stop, announcements get no refs. */
+    fail() {
+      this.failed = true;
+      for (const name in this.waits) this.waits[name]({});
     }
 
     transmit(msg) {
@@ -879,8 +1001,10 @@
       const keys = el.getAttribute('lvt-key');
       if (e.key !== undefined && keys && !keys.split(',').map((k) => k.trim()).includes(e.key)) return;
       const type = attr.slice(4);
-      this.exec(el.getAttribute(attr), el, (action) => this.schedule(el, type,
-        () => this.send(action, this.collect(el, e, type), el, type === 'submit')));
+      this.exec(el.getAttribute(attr), el, (action) => this.schedule(el, type, () => {
+        const go = () => this.send(action, this.collect(el, e, type), el, type === 'submit');
+        type === 'submit' ? this.uploads(el, go) : go();
+      }));
     }
 
     /** Run a command list on `el`'s behalf: `show(#menu); add_class(open, #menu); save`. A
