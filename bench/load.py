@@ -265,6 +265,7 @@ def _phases(args: argparse.Namespace, server: LoadServer, pid: int,
         "server_gc_cpu_share": ((stats_after["gc"] - stats_before["gc"])
                                 / max(1e-9, stats_after["cpu"] - stats_before["cpu"])),
         "server_gc_longest_ms": stats_after["gc_longest"] * 1e3,
+        "server_gc_longest_cpu_ms": stats_after["gc_longest_cpu"] * 1e3,
         "server_gc_full": stats_after["gc_full"],
         "client_cpu_share": [r["cpu"] / wall for r in replies],
         "errors": errors,
@@ -293,7 +294,8 @@ def print_report(out: dict[str, Any]) -> None:
     print(f"CPU:         server {100 * out['server_cpu_share']:.0f}% of a core (GC"
           f" {out['server_gc_seconds']:.2f} s = {100 * out['server_gc_cpu_share']:.0f}% of its CPU,"
           f" {out['server_gc_full']} full collections, longest pause"
-          f" {out['server_gc_longest_ms']:.0f} ms); clients "
+          f" {out['server_gc_longest_ms']:.0f} ms, {out['server_gc_longest_cpu_ms']:.0f} ms"
+          " in CPU time); clients "
           + " + ".join(f"{100 * c:.0f}%" for c in out["client_cpu_share"]))
     parts = [f"start {mem['start_kib'] / 1024:.0f} MiB"]
     if "per_page_kib" in mem:

@@ -108,12 +108,13 @@ def make_app() -> Starlette:
     async def stats(request: Request) -> JSONResponse:
         group = request.query_params.get("group")
         if request.query_params.get("reset_gc"):
-            timer.longest, timer.full = 0.0, 0
+            timer.longest, timer.longest_cpu, timer.full = 0.0, 0.0, 0
         extra = {"gc_objects": len(gc.get_objects())} if request.query_params.get("objects") \
             else {}
         return JSONResponse({
             "pid": os.getpid(), "cpu": time.process_time(), "gc": timer.total,
             "collections": timer.collections, "gc_longest": timer.longest,
+            "gc_longest_cpu": timer.longest_cpu,
             "gc_full": timer.full, "pages": live.page_count,
             "connections": sum(p.connections for p in list(pages)),
             "group_connections": groups[group].connections if group in groups else 0,

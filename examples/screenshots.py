@@ -64,7 +64,7 @@ def todo(page: Any, server: LiveServer) -> None:
 
 def todo_phone(page: Any, server: LiveServer) -> None:
     todo(page, server)
-    page.click("button[data-key=active]")
+    page.click("a#filter-active")
     expect(page.locator("#todos li")).to_have_count(2)
 
 
