@@ -249,7 +249,12 @@ class Uploads:
 
     def view(self, page: Page) -> dict[str, Any] | None:
         """``uploads`` of the page's template, or ``None`` when its model declares none."""
-        declared = declared_uploads(page.model)
+        model = page.record.model
+        if model is None:
+            return None
+        declared = _DECLARED.get(type(model))  # (every render: the common case inline)
+        if declared is None:
+            declared = declared_uploads(model)
         if not declared:
             return None
         sessions = self._sessions.get(page.id) or {}
@@ -364,6 +369,8 @@ class Uploads:
 
     def release(self, page: Page) -> None:
         """After an action of ``page``: remove the files it took and did not move."""
+        if not self._taken:  # (after every action: most took no file)
+            return
         paths = self._taken.pop(page.id, None)
         if paths:
             for path in paths:
