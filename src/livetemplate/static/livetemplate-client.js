@@ -588,7 +588,9 @@
         if (this.ws !== ws) return;
         this.ws = null;
         this.settle();
-        this.fail();
+        // Only a socket that was up carried uploads: a failed reconnect must not stop one that
+        // goes over the HTTP fallback meanwhile.
+        if (this.opened) this.fail();
         if (this.opened) this.emit('lvt:disconnected', { code: e.code, reason: e.reason });
         this.opened = false;
         const code = this.refusal;
