@@ -36,9 +36,10 @@ cdef class RangeState:
     # for ranges over a TrackedList: the list and its version last seen
     cdef public object tracked
     cdef public Py_ssize_t seen
-    # Ranges with no key attribute: per position, the version of the dict the item's leaves
-    # were read from when they were last found unchanged (0: none).  Meaningful for the first
-    # ``nstamps`` positions only; a path other than update_in_place forgets them all.
+    # Per position, the version of the dict the item's leaves were read from when they were
+    # last found unchanged (0: none; see unchanged_since).  Meaningful for the first
+    # ``nstamps`` positions only; paths other than update_in_place (no key attribute) and
+    # update_items (keyed) forget them all.
     cdef unsigned long long* stamps
     cdef Py_ssize_t nstamps
     cdef Py_ssize_t stamps_cap

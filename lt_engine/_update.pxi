@@ -118,7 +118,7 @@ cdef object update_range(ForDesc d, RangeState rs, list S, list CH):
     cdef list items = collect(d, S)
     cdef object result, changes
     cdef Py_ssize_t stamped = rs.nstamps
-    rs.nstamps = 0  # only update_in_place keeps its leaves where the stamps say
+    rs.nstamps = 0  # kept only by the in-place paths below (update_in_place, update_items)
     if (rs.tracked is items and type(items) is _TrackedList and d.target_reg >= 0
             and not d.sequential and not d.body.volatile
             and not affected(d.body_outer, CH)):
