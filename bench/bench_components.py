@@ -19,8 +19,8 @@ from typing import Any
 
 import jinja2
 
+from bench.sink import Sink
 from livetemplate import Application, Component
-from livetemplate.connection import Connection
 from lt_engine.components import cid_of, render_component
 
 PAGE = '<h1>{{ title }}</h1><ul>{% for r in rows %}{{ component(r) }}{% endfor %}</ul>'
@@ -50,15 +50,6 @@ class Table:
         row = self.rows[ctx.get_int("i")]
         row.editing = not row.editing
 
-
-class Sink(Connection):
-    """A connected client whose socket takes every message at once."""
-
-    def __init__(self) -> None:  # no socket: nothing of Connection's own state is needed
-        self.sent = 0
-
-    def deliver(self, text: str) -> None:
-        self.sent += len(text)
 
 
 def live_page(rows: int) -> tuple[Any, Sink]:

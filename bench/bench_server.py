@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from bench.workloads import W1_TEMPLATE, W2_TEMPLATE, w1_build, w2_build
+from bench.workloads import W1_TEMPLATE, W2_TEMPLATE, W1Counter, w2_build
 from lt_engine import track
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,16 +39,6 @@ ENDPOINTS = ("echo", "w1", "w2")
 
 
 # --- the server --------------------------------------------------------------------------------
-
-
-class W1Counter:
-    def __init__(self) -> None:
-        data = w1_build()
-        self.title = data["title"]
-        self.count = data["count"]
-
-    def increment(self) -> None:
-        self.count += 1
 
 
 class W2Todos:

@@ -27,8 +27,8 @@ from typing import Any
 
 import jinja2
 
+from bench.sink import Sink
 from livetemplate import ActionContext, Application, Stream
-from livetemplate.connection import Connection
 
 ITEM = '<li data-key="{{ m.id }}"><b>{{ m.author }}</b> {{ m.text }}</li>'
 STREAM_PAGE = f'<ul id="messages">{{% for m in stream("messages") %}}{ITEM}{{% endfor %}}</ul>'
@@ -45,15 +45,6 @@ class Room:
         self.messages.append({"id": self.next_id, "author": "ann", "text": ctx.get_str("text")})
         self.next_id += 1
 
-
-class Sink(Connection):
-    """A connected client whose socket takes every message at once."""
-
-    def __init__(self) -> None:  # no socket: nothing of Connection's own state is needed
-        self.sent = 0
-
-    def deliver(self, text: str) -> None:
-        self.sent += len(text)
 
 
 def checkpoints(n: int) -> list[int]:

@@ -22,26 +22,9 @@ import time
 
 import jinja2
 
-from bench.workloads import W1_TEMPLATE, w1_build
+from bench.sink import Sink
+from bench.workloads import W1_TEMPLATE, W1Counter
 from livetemplate import Application
-
-
-class Counter:
-    def __init__(self) -> None:
-        data = w1_build()
-        self.title = data["title"]
-        self.count = data["count"]
-
-    def increment(self) -> None:
-        self.count += 1
-
-
-class Drop:
-    """A connection that drops every message (the page path up to the hand-over)."""
-
-    def deliver(self, text: str) -> None:
-        pass
-
 
 FRAME = '{"type":"action","action":"increment","data":{}}'
 
@@ -49,8 +32,8 @@ FRAME = '{"type":"action","action":"increment","data":{}}'
 async def live_run(actions: int) -> float:
     app = Application(secret="bench-secret" * 3)
     app.add_template("w1", W1_TEMPLATE)
-    page = app.new_page("w1", Counter())
-    tab = Drop()
+    page = app.new_page("w1", W1Counter())
+    tab = Sink()
     await page.connect(tab)
     handle = app.handle_action
     await handle(page, FRAME, origin=tab)  # warm-up
@@ -62,7 +45,7 @@ async def live_run(actions: int) -> float:
 
 def jinja_run(actions: int) -> float:
     template = jinja2.Environment(autoescape=True).from_string(W1_TEMPLATE)
-    model = Counter()
+    model = W1Counter()
     started = time.process_time()
     for _ in range(actions):
         model.increment()

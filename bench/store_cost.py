@@ -26,17 +26,9 @@ from typing import Any
 
 import jinja2
 
-from bench.workloads import W1_TEMPLATE, W2_TEMPLATE
+from bench.sink import Sink
+from bench.workloads import W1_TEMPLATE, W2_TEMPLATE, W1Counter
 from livetemplate import Application, Limits, RedisStore
-
-
-class Counter:
-    def __init__(self) -> None:
-        self.title = "Counter"
-        self.count = 5
-
-    def increment(self) -> None:
-        self.count += 1
 
 
 class TodoList:
@@ -55,11 +47,6 @@ class TodoList:
         self.remaining += -1 if todo["done"] else 1
 
 
-class Drop:
-    def deliver(self, text: str) -> None:
-        pass
-
-
 @dataclass
 class Page:
     label: str
@@ -70,7 +57,7 @@ class Page:
 
 
 PAGES = [
-    Page("counter", W1_TEMPLATE, Counter, lambda rng, m: {"action": "increment"}, 2000),
+    Page("counter", W1_TEMPLATE, W1Counter, lambda rng, m: {"action": "increment"}, 2000),
     Page("todos 1,000 rows, toggle one", W2_TEMPLATE, lambda: TodoList(1000),
          lambda rng, m: {"action": "toggle", "data": {"id": rng.randrange(1000)}}, 1000),
     Page("todos 10,000 rows, toggle one", W2_TEMPLATE, lambda: TodoList(10_000),
@@ -84,7 +71,7 @@ async def live_cost(spec: Page, redis_url: str | None, actions: int) -> float:
     app = Application(secret="bench-store-cost", store=store, limits=Limits(rate=None))
     app.add_template("page", spec.template)
     page = app.new_page("page", spec.model())
-    await page.connect(Drop())
+    await page.connect(Sink())
     rng = random.Random(7)
     frames = [json.dumps({"type": "action", **spec.action(rng, page.model)})
               for _ in range(actions + 20)]

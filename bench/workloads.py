@@ -62,6 +62,18 @@ def w1_build() -> Data:
     return {"title": "Counter", "count": 5}
 
 
+class W1Counter:
+    """The W1 page as the web layer's users write it: a data model whose method is the action."""
+
+    def __init__(self) -> None:
+        data = w1_build()
+        self.title = data["title"]
+        self.count = data["count"]
+
+    def increment(self) -> None:
+        self.count += 1
+
+
 def w1_action(data: Data, rng: random.Random) -> set[str]:
     data["count"] += 1
     return {"count"}
