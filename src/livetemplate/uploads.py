@@ -249,12 +249,7 @@ class Uploads:
 
     def view(self, page: Page) -> dict[str, Any] | None:
         """``uploads`` of the page's template, or ``None`` when its model declares none."""
-        model = page.record.model
-        if model is None:
-            return None
-        declared = _DECLARED.get(type(model))  # (every render: the common case inline)
-        if declared is None:
-            declared = declared_uploads(model)
+        declared = declared_uploads(page.record.model)  # (cached per class: every render)
         if not declared:
             return None
         sessions = self._sessions.get(page.id) or {}
