@@ -273,6 +273,7 @@ cdef inline bint unchanged_since(ForDesc d, PyObject* it, unsigned long long sta
     cdef PyObject* src
     if stamp == 0:
         return False
+    # plain_dict's test, on the borrowed pointer: the per-row scan takes no reference
     if <PyObject*>tp == <PyObject*>dict or <PyObject*>tp == <PyObject*>_TrackedDict:
         src = it
     elif attrs and <PyObject*>tp == d.stamp_type:
