@@ -216,6 +216,7 @@ include "_streams.pxi"
 include "_components.pxi"
 include "_unkeyed.pxi"
 include "_access.pxi"
+include "_stamps.pxi"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .tracked import TrackedList
+from ._core import dict_stamp, restamped
+from .tracked import TrackedList, track
 
 Encode = Callable[[Any], bytes]
 Decode = Callable[[bytes], Any]
@@ -36,14 +37,39 @@ class DeltaMismatch(Exception):
     """A delta does not start where the copy it was applied to is."""
 
 
-class _Mark:
-    __slots__ = ("value", "blob", "version", "length")
+class _Opaque:
+    """A tracked list's opaque items at a mark: each one's stamp (a dict of scalars: its version,
+    ``dict_stamp``) or else its encoding, and where each object is (``id`` -> index: the list
+    holds none twice). Shared between marks while unchanged: never changed in place."""
 
-    def __init__(self, value: Any, blob: bytes | None, version: int, length: int) -> None:
+    __slots__ = ("stamps", "blobs", "where")
+
+    def __init__(self, stamps: dict[int, int], blobs: dict[int, bytes],
+                 where: dict[int, int]) -> None:
+        self.stamps = stamps
+        self.blobs = blobs
+        self.where = where  # may also hold the ids of objects gone since (checked on use)
+
+    def __len__(self) -> int:
+        return len(self.stamps) + len(self.blobs)
+
+    def __contains__(self, index: int) -> bool:
+        return index in self.stamps or index in self.blobs
+
+
+_NONE = _Opaque({}, {}, {})
+
+
+class _Mark:
+    __slots__ = ("value", "blob", "version", "length", "opaque")
+
+    def __init__(self, value: Any, blob: bytes | None, version: int, length: int,
+                 opaque: _Opaque | None = None) -> None:
         self.value = value  # the object the name held (for tracked lists: the same list?)
         self.blob = blob  # its encoding, for values compared by encoding
         self.version = version  # a tracked list's version at the mark
         self.length = length
+        self.opaque = opaque  # a tracked list's opaque items (None: it held none)
 
 
 class Journal:
@@ -70,15 +96,21 @@ class Journal:
             old = marks.get(name)
             if (old is not None and old.value is value and type(value) is TrackedList
                     and old.blob is None):
-                changes = value.lt_changes_since(old.version)
-                if changes is not None and changes[1] == old.length:
-                    indices, length = changes
-                    if indices or len(value) != length:
-                        ops.append(("i", name, length,
-                                    [(i, encode(list.__getitem__(value, i))) for i in indices],
-                                    [encode(v) for v in list.__getitem__(value,
-                                                                         slice(length, None))]))
-                    new[name] = _Mark(value, None, value.lt_version, len(value))
+                if old.opaque is None:
+                    changes = value.lt_changes_since(old.version)
+                    if changes is not None and changes[1] == old.length:
+                        indices, length = changes
+                        if indices or len(value) != length:
+                            ops.append(("i", name, length,
+                                        [(i, encode(list.__getitem__(value, i)))
+                                         for i in indices],
+                                        [encode(v) for v in list.__getitem__(value,
+                                                                             slice(length, None))]))
+                        new[name] = _Mark(value, None, value.lt_version, len(value))
+                        continue
+                followed = self._follow(name, value, old, ops)
+                if followed is not None:
+                    new[name] = followed
                     continue
             now = self._mark_of(value)
             if old is None or now.blob is None or old.blob != now.blob:
@@ -91,18 +123,103 @@ class Journal:
             self._marks = new
         return ops
 
+    def _follow(self, name: Any, value: TrackedList, old: _Mark, ops: list[Op]) -> _Mark | None:
+        """For a tracked list that holds opaque items (now or at the mark): append its ``"i"``
+        operation to ``ops`` and return its new mark; None when only the whole list can tell (a
+        structural change since the mark, or it holds one object twice)."""
+        changes = value.lt_changes_since(old.version, True)
+        if changes is None or changes[1] != old.length:
+            return None
+        indices, length = changes
+        encode = self._encode
+        item = list.__getitem__
+        was = old.opaque if old.opaque is not None else _NONE
+        # The items the list saw change (an item that turned opaque in place is one of them),
+        # then the opaque items of the mark: by their stamp, or else by their encoding.
+        changed = {i: encode(item(value, i)) for i in indices}
+        for i in restamped(value, was.stamps):
+            if i not in changed:
+                changed[i] = encode(item(value, i))
+        for i, blob in was.blobs.items():
+            if i not in changed:
+                now = encode(item(value, i))
+                if now != blob:
+                    changed[i] = now
+        appended = [encode(v) for v in item(value, slice(length, None))]
+        opaque = was
+        if changed or appended:
+            opaque = _Opaque(dict(was.stamps), dict(was.blobs), was.where)
+            if not self._retake(value, opaque, changed, indices, length, appended):
+                return None
+            ops.append(("i", name, length, sorted(changed.items()), appended))
+        if len(opaque) != value.lt_opaque:
+            return None  # counts that disagree would be a bug of the bookkeeping: the whole list
+        return _Mark(value, None, value.lt_version, len(value), opaque if len(opaque) else None)
+
+    @staticmethod
+    def _retake(value: TrackedList, opaque: _Opaque, changed: dict[int, bytes],
+                indices: list[int], length: int, appended: list[bytes]) -> bool:
+        """Update ``opaque`` (copies of the mark's dicts) for the items at the changed indices
+        and the appended ones; False when the list now holds one opaque object twice."""
+        item = list.__getitem__
+        stamps, blobs = opaque.stamps, opaque.blobs
+        for i, blob in [*changed.items(), *enumerate(appended, length)]:
+            stamps.pop(i, None)
+            blobs.pop(i, None)
+            if value.lt_opaque_at(i):
+                stamp = dict_stamp(item(value, i))
+                if stamp:
+                    stamps[i] = stamp
+                else:
+                    blobs[i] = blob
+        # A new object can only be where the list saw a change (not one found by its stamp or
+        # encoding: that is the object of the mark, changed in place) or appended.
+        where = opaque.where
+        for i in [*indices, *range(length, len(value))]:
+            if i not in opaque:
+                continue
+            x = item(value, i)
+            j = where.get(id(x))
+            if j is not None and j != i and j in opaque and item(value, j) is x:
+                return False
+            if j != i:
+                if where is opaque.where:
+                    where = opaque.where = dict(where)
+                where[id(x)] = i
+        if len(where) > 2 * len(opaque) + 16:  # forget the ids of objects gone
+            opaque.where = {id(item(value, i)): i for d in (stamps, blobs) for i in d}
+        return True
+
     def _mark_of(self, value: Any) -> _Mark:
-        if type(value) is TrackedList and not value._lt_opaque:
-            # Trusted to report its own changes: no encoding kept.
-            return _Mark(value, None, value.lt_version, len(value))
+        if type(value) is TrackedList:
+            if not value.lt_opaque:
+                # Trusted to report its own changes: no encoding kept.
+                return _Mark(value, None, value.lt_version, len(value))
+            # Its opaque items, found by one scan, unless it holds one of them twice.
+            item = list.__getitem__
+            opaque = _Opaque({}, {}, {})
+            for i in value.lt_opaque_indices():
+                x = item(value, i)
+                stamp = dict_stamp(x)
+                if stamp:
+                    opaque.stamps[i] = stamp
+                else:
+                    opaque.blobs[i] = self._encode(x)
+                opaque.where[id(x)] = i
+            if len(opaque.where) == len(opaque):
+                return _Mark(value, None, value.lt_version, len(value), opaque)
         return _Mark(value, self._encode(value), 0, 0)
 
 
 def apply(ops: list[Op], values: Mapping[Any, Any], assign: Callable[[Any, Any], None],
-          remove: Callable[[Any], None], decode: Decode) -> None:
+          remove: Callable[[Any], None], decode: Decode, tracked: bool = False) -> None:
     """Replay ``ops`` onto the copy whose named values are ``values``: ``assign(name, value)``
     sets a name, ``remove(name)`` drops one; tracked lists are changed in place (so they report
-    the change, and a mount updates those rows only)."""
+    the change, and a mount updates those rows only). With ``tracked``, the items an ``"i"``
+    operation puts into a tracked list are tracked (``track``: they were just decoded, nothing
+    else holds them), as the caller's ``assign`` tracks whole values: the copy's own deltas
+    are then as cheap as the original's."""
+    item = track if tracked else _same
     for op in ops:
         kind, name = op[0], op[1]
         if kind == "=":
@@ -115,9 +232,14 @@ def apply(ops: list[Op], values: Mapping[Any, Any], assign: Callable[[Any, Any],
             if not isinstance(target, list) or len(target) != length:
                 raise DeltaMismatch(f"{name!r} does not have the {length} items the delta"
                                     " starts from")
+            wrap = item if type(target) is TrackedList else _same
             for index, blob in changed:
-                target[index] = decode(blob)
+                target[index] = wrap(decode(blob))
             if appended:
-                target.extend(decode(blob) for blob in appended)
+                target.extend(wrap(decode(blob)) for blob in appended)
         else:
             raise DeltaMismatch(f"unknown delta operation {kind!r}")
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -103,6 +103,18 @@ def _counts(st: Any) -> bool:
     return st._lt_parent is _SHARED or st._lt_opaque > 0
 
 
+def _unseen(item: Any) -> bool:
+    """Whether a container holding ``item`` counts it as opaque (cannot see it change)."""
+    cls = type(item)
+    if cls is TrackedDict or cls is TrackedList:
+        return item._lt_parent is _SHARED or item._lt_opaque > 0
+    if cls in _SCALARS:
+        return False
+    if _tracked(item):
+        return _counts(_state(item))
+    return _opaque(item)
+
+
 def _count_opaque(node: Any, delta: int) -> None:
     """``node`` holds ``delta`` more opaque values; its parent learns when it turns opaque or
     clear (a shared node counts as opaque to its holders either way)."""
@@ -136,10 +148,13 @@ def _take(node: Any, value: Any, slot: Any) -> None:
         if current is None:
             st._lt_parent = node
         elif current is not _SHARED and (current is not node or _held_twice(node, value)):
-            # Now shared: the holder it had counts it as opaque from here on.
+            # Now shared: the holder it had counts it as opaque from here on, and hears it as a
+            # change at its old slot (a journal following that holder's opaque items learns of
+            # it there: from now on the child's changes reach no holder).
             if st._lt_opaque == 0:
                 _count_opaque(current, 1)
             st._lt_parent = _SHARED
+            current._lt_child_changed(st._lt_slot)
         st._lt_slot = slot
         if _counts(st):
             _count_opaque(node, 1)
@@ -215,11 +230,15 @@ class TrackedList(list):  # type: ignore[type-arg]
         dirty[index] = self._lt_version
         _notify(self)
 
-    def lt_changes_since(self, version: int) -> tuple[list[int], int] | None:
+    def lt_changes_since(self, version: int, seen: bool = False) -> tuple[list[int], int] | None:
         """``(indices changed, length)`` since ``version``: the items changed in place after it,
         and how many items the list had then (any beyond were appended). None when only a full
-        scan can tell (a structural change, or values whose changes the list cannot see)."""
-        if self._lt_struct > version or self._lt_opaque:
+        scan can tell (a structural change, or values whose changes the list cannot see).
+
+        With ``seen``, the changes the list saw even while it holds opaque items (None only
+        after a structural change): the caller looks at those items itself
+        (:meth:`lt_opaque_at`). An item that turns opaque in place is reported changed."""
+        if self._lt_struct > version or (self._lt_opaque and not seen):
             return None
         length = len(self)
         for appended_at, before in self._lt_appends:
@@ -237,6 +256,20 @@ class TrackedList(list):  # type: ignore[type-arg]
     @property
     def lt_version(self) -> int:
         return self._lt_version
+
+    @property
+    def lt_opaque(self) -> int:
+        """How many of its items it cannot see change (0: it reports every change itself)."""
+        return self._lt_opaque
+
+    def lt_opaque_at(self, index: int) -> bool:
+        """Whether it cannot see the item at ``index`` change: an untracked mutable value, or a
+        tracked child that is shared or holds such values."""
+        return _unseen(list.__getitem__(self, index))
+
+    def lt_opaque_indices(self) -> list[int]:
+        """The indices of the items it cannot see change (a scan of the whole list)."""
+        return [i for i, item in enumerate(list.__iter__(self)) if _unseen(item)]
 
     # -- mutations
 

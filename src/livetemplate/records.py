@@ -154,7 +154,7 @@ class Sealed:
                                    f" {DELTA_FORMAT}); every worker must run the same version")
             try:
                 apply(ops, _roots(record), self._assigner(page), self._remover(record),
-                      pickle.loads)
+                      pickle.loads, self.track_data)
             except DeltaMismatch as exc:
                 raise PageConflict(f"this process's copy of the page is not where the stored"
                                    f" change starts ({exc}); try again") from None

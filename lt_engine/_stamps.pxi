@@ -1,0 +1,48 @@
+# Dict stamps for lt_engine.journal (included by _core.pyx): whether a dict of scalars held by a
+# tracked list changed since a mark, without encoding it.
+#
+# A journal follows the items a tracked list cannot see change (a plain dict appended to it) by
+# their encoding; for a dict whose values are all immutable scalars, the dict's version
+# (lt_dict_stamp: changed by every change of the dict, never reused) says as much for the cost
+# of reading a field.  A dict holding anything else (a list, a nested dict) may change inside
+# without its own version moving: it has no stamp, and is compared by its encoding.
+
+
+def dict_stamp(object value):
+    """The version of ``value`` if it is a dict (or tracked dict) whose values are all ``int``,
+    ``float``, ``str``, ``bool``, ``bytes`` or ``None``; 0 otherwise (and on Pythons whose dicts
+    have no version)."""
+    cdef PyObject* tp = <PyObject*>Py_TYPE(<PyObject*>value)
+    cdef PyObject* vt
+    if tp != <PyObject*>dict and tp != <PyObject*>_TrackedDict:
+        return 0
+    for v in (<dict>value).values():
+        vt = <PyObject*>Py_TYPE(<PyObject*>v)
+        if not (vt == <PyObject*>str or vt == <PyObject*>int or vt == <PyObject*>bool
+                or vt == <PyObject*>float or v is None or vt == <PyObject*>bytes):
+            return 0
+    return lt_dict_stamp(<PyObject*>value)
+
+
+def restamped(object items, dict stamps):
+    """The indices ``i`` of ``stamps`` (index -> stamp) whose ``items[i]`` (a list, or a
+    subclass: read as a list) no longer has that stamp (changed, or replaced by another value)."""
+    if not isinstance(items, list):
+        raise TypeError("restamped: a list")
+    cdef list lst = <list>items
+    cdef list out = []
+    cdef Py_ssize_t n = PyList_GET_SIZE(lst)
+    cdef Py_ssize_t i
+    cdef object item
+    cdef PyObject* tp
+    for index, stamp in stamps.items():
+        i = index
+        if i < 0 or i >= n:
+            out.append(index)
+            continue
+        item = <object>PyList_GET_ITEM(lst, i)
+        tp = <PyObject*>Py_TYPE(<PyObject*>item)
+        if (tp != <PyObject*>dict and tp != <PyObject*>_TrackedDict) \
+                or lt_dict_stamp(<PyObject*>item) != <unsigned long long>stamp:
+            out.append(index)
+    return out
