@@ -51,6 +51,10 @@ texts = st.one_of(
     st.sampled_from(["", "a", "b", "A b", "<b>", "x&y", "'q'", '"dq"', "  pad ", "1", "é"]),
     st.text(alphabet=_ALPHABET, max_size=6),
 )
+# Any code point: lone surrogates (JSON carries them, UTF-8 cannot), NUL, astral characters; for
+# values that never meet Jinja2 (stored, pickled, replayed).
+any_texts = st.one_of(texts, st.text(st.characters(exclude_categories=()), max_size=6),
+                      st.sampled_from(["\x00", "\ud800", "a\udfffb", "\U0001f600", "\x00\udc80"]))
 markups = st.sampled_from([Markup("<i>m</i>"), Markup("a &amp; b"), Markup("")])
 
 # -0.0 renders differently from 0.0 although they compare equal; 5.0 vs 5 differ only by type.
@@ -965,3 +969,110 @@ env_options_st = st.fixed_dictionaries(
     {"trim_blocks": st.booleans(), "lstrip_blocks": st.booleans()},
     optional={"keep_trailing_newline": st.booleans(), "autoescape": st.booleans()},
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps on one tracked list (``lt_engine.track``), as actions change it: tracked rows, plain
+# dicts and lists appended (which it cannot see change), shared items, nested changes, and now
+# and then a structural change. For the tests of ``TrackedList``'s bookkeeping and of the
+# journal's deltas. Indices are taken modulo the current length.
+
+_values = st.one_of(any_texts, st.integers(-3, 9), st.booleans(), floats, st.none())
+_row_kinds = st.sampled_from(["plain", "plain", "nested", "tracked", "tracked", "list", "scalar",
+                              "object"])
+STRUCTURAL = frozenset({"insert", "pop", "reverse", "sort", "del", "slice"})
+
+list_steps = st.lists(st.one_of(
+    st.tuples(st.just("field"), st.integers(0, 99), st.sampled_from(["done", "title"]), _values),
+    st.tuples(st.just("nested"), st.integers(0, 99), _values),
+    st.tuples(st.just("set"), st.integers(0, 99), _row_kinds, _values),
+    st.tuples(st.just("append"), _row_kinds, _values),
+    st.tuples(st.just("again"), st.integers(0, 99)),  # the same object appended again
+    st.tuples(st.just("share"), st.integers(0, 99)),  # held by the other list too
+    st.tuples(st.just("other"), st.integers(0, 99), _values),  # changed through the other list
+    st.tuples(st.sampled_from(sorted(STRUCTURAL)), st.integers(0, 99), _row_kinds),
+), max_size=30)  # fewer appends than lt_engine.tracked.APPEND_LOG between structural changes
+
+
+def list_row(kind: str, value: Any, track: Any, n: int) -> Any:
+    if kind == "plain":
+        return {"id": n, "title": value, "done": False}
+    if kind == "nested":
+        return {"id": n, "tags": [value], "meta": {"v": value}}
+    if kind == "tracked":
+        return track({"id": n, "title": value, "done": False, "tags": ["t"]})
+    if kind == "list":
+        return [n, value]
+    if kind == "object":
+        return track(DataRow(n, value, False, [value]))
+    return value
+
+
+def apply_list_step(rows: list[Any], other: list[Any], step: tuple[Any, ...], track: Any) -> bool:
+    """Do ``step`` on ``rows`` (a tracked list; ``other`` another one); True when it was a
+    structural change."""
+    kind = step[0]
+    n = len(rows)
+    if kind == "append":
+        rows.append(list_row(step[1], step[2], track, n))
+        return False
+    if kind in STRUCTURAL:
+        if kind == "insert":
+            rows.insert(step[1] % (n + 1), list_row(step[2], "ins", track, n))
+        elif n == 0:
+            return False
+        elif kind == "pop":
+            rows.pop(step[1] % n)
+        elif kind == "reverse":
+            rows.reverse()
+        elif kind == "sort":
+            rows.sort(key=lambda x: type(x).__name__)
+        elif kind == "del":
+            del rows[step[1] % n:]
+        else:
+            rows[step[1] % n:] = [list_row(step[2], "sl", track, n)]
+        return True
+    if kind == "other":
+        if other:
+            _change(other[step[1] % len(other)], "done", step[2])
+        return False
+    if n == 0:
+        return False
+    i = step[1] % n
+    if kind == "field":
+        _change(rows[i], step[2], step[3])
+    elif kind == "nested":
+        row = rows[i]
+        if isinstance(row, dict):
+            if isinstance(row.get("tags"), list):
+                row["tags"].append(step[2])
+            elif isinstance(row.get("meta"), dict):
+                row["meta"]["v"] = step[2]
+            else:
+                row["tags"] = [step[2]]  # a plain list into a row: the row turns opaque
+        elif isinstance(row, list):
+            row.append(step[2])
+        elif isinstance(row, DataRow):
+            row.tags.append(step[2])
+    elif kind == "set":
+        rows[i] = list_row(step[2], step[3], track, i)
+    elif kind == "again":
+        rows.append(rows[i])
+    elif kind == "share":
+        other.append(rows[i])
+    return False
+
+
+def _change(row: Any, field: str, value: Any) -> None:
+    if isinstance(row, dict):
+        row[field] = value
+    elif isinstance(row, list) and row:
+        row[-1] = value
+    elif isinstance(row, DataRow):
+        setattr(row, field if field == "done" else "name", value)
+
+
+def holds_twice(items: list[Any]) -> bool:
+    """Whether ``items`` holds one mutable object at two places."""
+    ids = [id(x) for x in items if isinstance(x, (list, dict, DataRow))]
+    return len(set(ids)) != len(ids)

@@ -7,9 +7,13 @@ import pickle
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lt_engine import track
 from lt_engine.journal import DeltaMismatch, Journal, apply
+from lt_engine.tracked import TrackedDict, TrackedList, untrack
+from tests.strategies import apply_list_step, holds_twice, list_steps, strict_eq
 
 
 def encode(value: Any) -> bytes:
@@ -20,11 +24,11 @@ def rows(n: int) -> Any:
     return track([{"id": i, "done": False, "title": f"t{i}"} for i in range(n)])
 
 
-def replay(ops: list[Any], copy_of: dict[str, Any]) -> None:
+def replay(ops: list[Any], copy_of: dict[str, Any], tracked: bool = False) -> None:
     def assign(name: str, value: Any) -> None:
-        copy_of[name] = value
+        copy_of[name] = track(value) if tracked else value
 
-    apply(ops, copy_of, assign, copy_of.pop, pickle.loads)
+    apply(ops, copy_of, assign, copy_of.pop, pickle.loads, tracked)
 
 
 def test_a_toggled_row_of_a_tracked_list_is_the_whole_delta() -> None:
@@ -83,3 +87,138 @@ def test_a_delta_that_does_not_start_where_the_copy_is_is_refused() -> None:
     ops = journal.delta(values)
     with pytest.raises(DeltaMismatch):
         replay(ops, {"todos": track([1, 2])})
+
+
+# ---------------------------------------------------------------------------------------------
+# Tracked lists holding opaque items (a plain dict appended by an action)
+
+
+def with_plain_rows(n: int, plain_every: int) -> Any:
+    """``n`` rows, every ``plain_every``-th a plain dict appended as an action does."""
+    items = rows(0)
+    for i in range(n):
+        row = {"id": i, "done": False, "title": f"t{i}"}
+        items.append(row if i % plain_every == 0 else track(row))
+    return items
+
+
+def test_a_list_holding_plain_dicts_sends_the_rows_that_changed() -> None:
+    values = {"todos": rows(1000)}
+    journal = Journal(encode)
+    journal.mark(values)
+    todos = values["todos"]
+    todos.append({"id": 1000, "done": False, "title": "new"})  # plain: the list turns opaque
+    assert journal.delta(values) == [("i", "todos", 1000, [], [encode(todos[1000])])]
+    todos[1000]["done"] = True  # unseen by the list: found by the dict's stamp
+    todos[7]["done"] = True  # seen
+    ops = journal.delta(values)
+    assert ops == [("i", "todos", 1001, [(7, encode(todos[7])), (1000, encode(todos[1000]))],
+                    [])]
+    assert len(pickle.dumps(ops)) < 300
+    assert journal.delta(values) == []
+
+
+def test_an_unchanged_opaque_list_encodes_only_what_has_no_stamp() -> None:
+    calls: list[Any] = []
+
+    def counting(value: Any) -> bytes:
+        calls.append(value)
+        return encode(value)
+
+    todos = with_plain_rows(1000, 100)  # ten plain dicts of scalars
+    todos.append({"id": "n", "tags": ["a"]})  # holds a list: compared by its encoding
+    values = {"todos": todos}
+    journal = Journal(counting)
+    journal.mark(values)
+    assert calls == [todos[1000]]
+    calls.clear()
+    assert journal.delta(values) == []
+    assert calls == [todos[1000]]  # not the list, nor the dicts of scalars
+    calls.clear()
+    todos[1000]["tags"].append("b")
+    assert journal.delta(values) == [("i", "todos", 1001, [(1000, encode(todos[1000]))], [])]
+    assert all(value is todos[1000] for value in calls)
+
+
+def test_a_row_that_turns_opaque_in_place_is_followed() -> None:
+    values = {"todos": rows(3)}
+    journal = Journal(encode)
+    journal.mark(values)
+    todos = values["todos"]
+    tags = ["a"]
+    todos[1]["tags"] = tags  # a plain list into a tracked row: the row turns opaque
+    assert journal.delta(values) == [("i", "todos", 3, [(1, encode(todos[1]))], [])]
+    tags.append("b")  # unseen by the row and the list
+    assert journal.delta(values) == [("i", "todos", 3, [(1, encode(todos[1]))], [])]
+    elsewhere = rows(0)
+    elsewhere.append(todos[2])  # now shared: its old holder hears of it at its index
+    assert journal.delta(values) == [("i", "todos", 3, [(2, encode(todos[2]))], [])]
+    elsewhere[0]["done"] = True  # through the other holder: the list cannot see it
+    assert journal.delta(values) == [("i", "todos", 3, [(2, encode(todos[2]))], [])]
+
+
+def test_one_object_held_twice_travels_whole_so_the_copy_holds_it_twice() -> None:
+    values = {"todos": rows(3)}
+    journal = Journal(encode)
+    journal.mark(values)
+    other = {"todos": copy.deepcopy(values["todos"])}
+    todos = values["todos"]
+    plain = {"id": 9, "done": False}
+    todos.append(plain)
+    todos.append(plain)
+    ops = journal.delta(values)
+    assert [op[0] for op in ops] == ["="]
+    replay(ops, other)
+    assert other["todos"][3] is other["todos"][4]
+    plain["done"] = True
+    assert [op[0] for op in journal.delta(values)] == ["="]
+    assert journal.delta(values) == []  # compared whole, as any value
+
+
+def test_a_structural_change_sends_the_whole_list_then_rows_again() -> None:
+    values = {"todos": with_plain_rows(100, 2)}
+    journal = Journal(encode)
+    journal.mark(values)
+    todos = values["todos"]
+    todos.insert(0, {"id": -1})
+    assert [op[0] for op in journal.delta(values)] == ["="]
+    todos[0]["done"] = True
+    assert journal.delta(values) == [("i", "todos", 101, [(0, encode(todos[0]))], [])]
+
+
+@pytest.mark.parametrize("tracked", [True, False])
+def test_rows_arriving_in_a_tracked_list_are_tracked_when_asked(tracked: bool) -> None:
+    values = {"todos": rows(3)}
+    journal = Journal(encode)
+    journal.mark(values)
+    other = {"todos": pickle.loads(pickle.dumps(values["todos"]))}
+    values["todos"].append({"id": 3, "done": False, "title": "plain"})
+    values["todos"][0] = {"id": 0, "done": True, "title": "plain too"}
+    replay(journal.delta(values), other, tracked)
+    copied = other["todos"]
+    assert untrack(copied) == untrack(values["todos"])
+    assert type(copied) is TrackedList
+    assert {type(copied[0]), type(copied[3])} == {TrackedDict if tracked else dict}
+    assert (copied.lt_opaque == 0) is tracked  # the copy's own deltas are cheap too
+
+
+@settings(max_examples=300, deadline=None)
+@given(list_steps, st.integers(0, 6), st.booleans())
+def test_replayed_deltas_of_a_changing_list_give_the_same_values(steps: list[Any], n: int,
+                                                                 tracked: bool) -> None:
+    todos = track([{"id": i, "done": False, "title": f"t{i}"} for i in range(n)])
+    values: dict[str, Any] = {"todos": todos, "other": track([])}
+    journal = Journal(encode)
+    journal.mark(values)
+    copy_of = pickle.loads(pickle.dumps(values))  # the copy another worker loaded
+    twice = False
+    for step in steps:
+        structural = apply_list_step(todos, values["other"], step, track)
+        ops = journal.delta(values)
+        replay(ops, copy_of, tracked)
+        assert strict_eq(untrack(copy_of), untrack(values)), (step, ops)
+        # An object held twice, at the mark or now, makes the list travel whole (see above).
+        twice, was_twice = holds_twice(todos), twice
+        if not structural and not twice and not was_twice:
+            assert not any(op[:2] == ("=", "todos") for op in ops), (step, ops)
+        assert journal.delta(values, mark=False) == []

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import lt_engine
 from lt_engine.tracked import TrackedDict, TrackedList, track, untrack
+from tests.strategies import apply_list_step, list_steps, strict_eq
 
 
 @dataclasses.dataclass
@@ -253,3 +254,44 @@ def test_objects_that_cannot_be_tracked_are_left_alone_and_scanned() -> None:
     assert type(model) is Model
     assert track([pair, frozen]).lt_changes_since(0) == ([], 2)  # immutable: nothing to see
     assert track([model]).lt_changes_since(0) is None  # mutable, unseen: scanned
+
+
+def test_a_list_names_the_items_it_cannot_see_change() -> None:
+    items = track(rows(4))
+    assert items.lt_opaque == 0 and items.lt_opaque_indices() == []
+    v = items.lt_version
+    items.append({"id": 4})  # plain: unseen
+    items[1]["tags"] = ["x"]  # a plain list into a tracked row: the row turns opaque, in place
+    other = track([])
+    other.append(items[2])  # shared: the list can no longer hear it
+    assert items.lt_opaque == 3 and items.lt_opaque_indices() == [1, 2, 4]
+    assert [items.lt_opaque_at(i) for i in range(5)] == [False, True, True, False, True]
+    assert items.lt_changes_since(v) is None  # it cannot vouch for everything
+    assert items.lt_changes_since(v, True) == ([2, 1], 4)  # what it saw, newest first
+    items.insert(0, 1)
+    assert items.lt_changes_since(v, True) is None  # structure: only a scan can tell
+
+
+@settings(max_examples=300, deadline=None)
+@given(list_steps, st.integers(0, 5))
+def test_what_a_list_saw_plus_its_opaque_items_cover_every_change(steps: list[Any],
+                                                                  n: int) -> None:
+    items = track([{"id": i, "done": False} for i in range(n)])
+    other = track([])
+    for step in steps:
+        v = items.lt_version
+        before = untrack(items)
+        opaque = set(items.lt_opaque_indices())
+        structural = apply_list_step(items, other, step, track)
+        assert len(items.lt_opaque_indices()) == items.lt_opaque
+        changes = items.lt_changes_since(v, True)
+        if structural:
+            assert changes is None
+            continue
+        assert changes is not None
+        seen, length = changes
+        assert length == len(before)
+        covered = set(seen) | opaque | set(range(length, len(items)))
+        for i, item in enumerate(items):
+            if i >= length or not strict_eq(untrack(item), before[i]) or items.lt_opaque_at(i):
+                assert i in covered, (step, i)
