@@ -1,6 +1,7 @@
 """What one action costs on each store, by page size: the counter, and 1,000 and 10,000 to-dos
-with one row toggled (``python -m bench.cluster_report`` prints it; alone:
-``python -m bench.store_cost --redis-url URL``).
+with one row toggled, and 1,000 to-dos whose rows were added by actions (plain dicts appended,
+as a user's ``add_todo`` does) with one row toggled (``python -m bench.cluster_report`` prints
+it; alone: ``python -m bench.store_cost --redis-url URL``).
 
 One process, no network between client and server: ``await app.handle_action(page, frame)``
 back to back on one page with one connection attached, so the figure is the page path plus the
@@ -31,20 +32,37 @@ from bench.workloads import W1_TEMPLATE, W2_TEMPLATE, W1Counter
 from livetemplate import Application, Limits, RedisStore
 
 
+def todo_row(i: int) -> dict[str, Any]:
+    return {"id": i, "title": (f"Task #{i}: buy milk & <eggs>" if i % 7 == 0
+                               else f"Task #{i}: write docs"), "done": i % 3 == 0}
+
+
 class TodoList:
     """W2's page as a data model: a plain list of dicts, one row toggled per action."""
 
     def __init__(self, rows: int) -> None:
         self.title = "Todos"
-        self.todos = [{"id": i, "title": (f"Task #{i}: buy milk & <eggs>" if i % 7 == 0
-                                          else f"Task #{i}: write docs"), "done": i % 3 == 0}
-                      for i in range(rows)]
+        self.todos = [todo_row(i) for i in range(rows)]
         self.remaining = sum(1 for t in self.todos if not t["done"])
 
     def toggle(self, ctx: Any) -> None:
         todo = self.todos[ctx.get_int("id")]
         todo["done"] = not todo["done"]
         self.remaining += -1 if todo["done"] else 1
+
+
+class AddedTodos(TodoList):
+    """The same page with its rows added by actions, as a user's ``add_todo`` does: each a
+    plain dict appended to the list the data model holds (which ``Application`` tracks; the
+    dicts it cannot see change, so it follows them by their version or encoding)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+
+    def add(self) -> None:
+        row = todo_row(len(self.todos))
+        self.todos.append(row)
+        self.remaining += 0 if row["done"] else 1
 
 
 @dataclass
@@ -54,6 +72,7 @@ class Page:
     model: Callable[[], Any]
     action: Callable[[random.Random, Any], dict[str, Any]]
     actions: int
+    adds: int = 0  # "add" actions that build the page first (not measured)
 
 
 PAGES = [
@@ -62,6 +81,9 @@ PAGES = [
          lambda rng, m: {"action": "toggle", "data": {"id": rng.randrange(1000)}}, 1000),
     Page("todos 10,000 rows, toggle one", W2_TEMPLATE, lambda: TodoList(10_000),
          lambda rng, m: {"action": "toggle", "data": {"id": rng.randrange(10_000)}}, 500),
+    Page("todos 1,000 rows added by actions (plain dicts), toggle one", W2_TEMPLATE,
+         AddedTodos, lambda rng, m: {"action": "toggle", "data": {"id": rng.randrange(1000)}},
+         1000, adds=1000),
 ]
 
 
@@ -72,6 +94,9 @@ async def live_cost(spec: Page, redis_url: str | None, actions: int) -> float:
     app.add_template("page", spec.template)
     page = app.new_page("page", spec.model())
     await page.connect(Sink())
+    add = json.dumps({"type": "action", "action": "add"})
+    for _ in range(spec.adds):
+        assert "tree" in await app.handle_action(page, add)
     rng = random.Random(7)
     frames = [json.dumps({"type": "action", **spec.action(rng, page.model)})
               for _ in range(actions + 20)]
@@ -89,6 +114,8 @@ async def live_cost(spec: Page, redis_url: str | None, actions: int) -> float:
 def jinja_cost(spec: Page, actions: int) -> float:
     template = jinja2.Environment(autoescape=True).from_string(spec.template)
     model = spec.model()
+    for _ in range(spec.adds):
+        model.add()
     rng = random.Random(7)
 
     class Ctx:
