@@ -12,12 +12,28 @@ travel: a :class:`Journal` remembers, at each :meth:`~Journal.mark`, what each n
   indices changed, and these were appended. A list reports this itself (``lt_changes_since``),
   so toggling one row of 10,000 costs one row here too.
 
+A tracked list may hold *opaque* items, whose in-place changes it cannot see: a plain dict an
+action appended (``todos.append({...})``: not converted, so the caller's reference stays the
+row), a tracked row that holds such a value or is shared with another holder. The mark then
+also remembers each opaque item — a dict of scalars by its version (``_core.dict_stamp``: a
+field read), anything else by its encoding — and the delta looks at those and at the indices
+the list saw change, and still sends the rows that changed: a list that holds ten plain dicts
+among 10,000 rows costs ten field reads when nothing changed, and one row when one changed.
+An item that turns opaque in place (a plain list put into a tracked row, a row appended to a
+second list) is reported changed by its list, so the mark learns of it. The whole list travels
+(``"="``) after a structural change since the mark (insert, removal, sort, slice assignment,
+more appends than ``tracked.APPEND_LOG``), and while it holds one object at two indices, so
+that the copy holds it twice too (an ``"i"`` operation carries each row on its own; a value
+held under two *names* is two values in a delta, as it always was: only a whole copy keeps
+such sharing).
+
 Any other value is compared by its encoding (the blob of the mark against the blob now): small
 values cost little, and a large value that is not a tracked list costs its size, as before.
 
 :func:`apply` replays a delta onto a copy that was at the same mark; an ``"i"`` operation whose
 list does not have ``length`` items raises :class:`DeltaMismatch` (the copy was not where the
-delta starts: start over from a whole copy).
+delta starts: start over from a whole copy). Asked to, it tracks the rows it puts into a tracked
+list, so the copy's list reports its own changes even when the original's holds plain dicts.
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ values (a plain list put into a tracked dict, a set, a model that cannot be trac
 children that hold such values, and *shared* children (held by two containers, or twice by one:
 a child has one parent link, so it cannot tell all its holders).  A list with a non-zero count
 is scanned; the count follows every change, so a list is trusted again once what it could not
-see is gone.
+see is gone.  A list also names its opaque items (``lt_opaque_at``) and still says what it did
+see change (``lt_changes_since(version, seen=True)``), including an item that turned opaque in
+place (a child that becomes shared tells its old holder, at its slot): ``lt_engine.journal``
+follows the opaque items itself, so a few plain dicts do not make a delta carry the whole list.
 
 Tracked objects.  An object cannot be wrapped without changing what it is, so ``track`` swaps
 its class, in place, for a subclass made once per class that reports attribute assignment and
