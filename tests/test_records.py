@@ -82,6 +82,48 @@ def test_an_action_stores_what_it_changed_and_other_workers_apply_it() -> None:
     asyncio.run(test())
 
 
+class Added(Todos):
+    """Rows added by an action, as users write it: plain dicts appended to the tracked list."""
+
+    def add(self) -> None:
+        self.todos.append({"id": len(self.todos), "title": "new", "done": False})
+        self.left += 1
+
+
+def test_rows_added_as_plain_dicts_travel_as_rows_and_arrive_tracked() -> None:
+    backend = Backend()
+
+    async def test() -> None:
+        a, b = worker(backend), worker(backend)
+        page = a.new_page("todos", Added(1000))
+        await page.flush()
+        snapshot = len(entry(backend, page.id)[2])
+        there = await b.load_page(page.token)
+        tab = Tab()
+        await there.connect(tab)
+        for _ in range(3):
+            await a.handle_action(page, {"action": "add"})
+        assert type(page.model.todos[1001]) is dict  # the user's own dict, not a copy
+        await a.handle_action(page, {"action": "toggle", "data": {"i": 1001}})
+        await a.handle_action(page, {"action": "toggle", "data": {"i": 5}})
+        deltas = entry(backend, page.id)[3]
+        assert len(deltas) == 5 and all(len(d) < snapshot / 50 for d in deltas)
+        await settle(lambda: there.model.left == 1001)
+        assert there.html() == page.html() and "todo 5 done" in there.html()
+        assert there.model.todos.lt_opaque == 0  # b's copy tracks the rows it received
+        # b's own action on that copy stores one row too, and a catches up with it.
+        await b.handle_action(there, {"action": "toggle", "data": {"i": 1002}})
+        assert len(entry(backend, page.id)[3][-1]) < snapshot / 50
+        await a.handle_action(page, {"action": "toggle", "data": {"i": 0}})
+        assert page.html().count(" done") == 4 and page.model.left == 999
+        await settle(lambda: there.model.left == 999)
+        assert there.html() == page.html()
+        await a.close()
+        await b.close()
+
+    asyncio.run(test())
+
+
 def test_a_worker_that_missed_notices_catches_up_from_the_deltas() -> None:
     backend = Backend()
 
