@@ -190,7 +190,7 @@ class Journal:
                     blobs[i] = blob
         # A new object can only be where the list saw a change (not one found by its stamp or
         # encoding: that is the object of the mark, changed in place) or appended.
-        where = opaque.where
+        where, copied = opaque.where, False
         for i in [*indices, *range(length, len(value))]:
             if i not in opaque:
                 continue
@@ -199,8 +199,9 @@ class Journal:
             if j is not None and j != i and j in opaque and item(value, j) is x:
                 return False
             if j != i:
-                if where is opaque.where:
+                if not copied:  # the mark's dict is shared with the mark: never written
                     where = opaque.where = dict(where)
+                    copied = True
                 where[id(x)] = i
         if len(where) > 2 * len(opaque) + 16:  # forget the ids of objects gone
             opaque.where = {id(item(value, i)): i for d in (stamps, blobs) for i in d}

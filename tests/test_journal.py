@@ -175,6 +175,22 @@ def test_one_object_held_twice_travels_whole_so_the_copy_holds_it_twice() -> Non
     assert journal.delta(values) == []  # compared whole, as any value
 
 
+def test_many_replaced_rows_then_one_held_twice() -> None:
+    values = {"todos": with_plain_rows(3, 1)}
+    journal = Journal(encode)
+    journal.mark(values)
+    other = pickle.loads(pickle.dumps(values))
+    todos = values["todos"]
+    for n in range(100):  # objects come and go: the journal forgets the ids of those gone
+        todos[n % 3] = {"id": n, "tags": [n]}
+        ops = journal.delta(values)
+        assert ops == [("i", "todos", 3, [(n % 3, encode(todos[n % 3]))], [])]
+        replay(ops, other)
+    assert other == values
+    todos[2] = todos[0]
+    assert [op[0] for op in journal.delta(values)] == ["="]
+
+
 def test_a_structural_change_sends_the_whole_list_then_rows_again() -> None:
     values = {"todos": with_plain_rows(100, 2)}
     journal = Journal(encode)
