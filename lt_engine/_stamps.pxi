@@ -24,25 +24,39 @@ def dict_stamp(object value):
     return lt_dict_stamp(<PyObject*>value)
 
 
-def restamped(object items, dict stamps):
-    """The indices ``i`` of ``stamps`` (index -> stamp) whose ``items[i]`` (a list, or a
-    subclass: read as a list) no longer has that stamp (changed, or replaced by another value)."""
+def restamped(object items, const long long[:] at, const unsigned long long[:] stamps):
+    """The indices ``at[k]`` whose ``items[at[k]]`` (a list, or a subclass: read as a list) no
+    longer has the stamp ``stamps[k]`` (changed, or replaced by another value)."""
     if not isinstance(items, list):
         raise TypeError("restamped: a list")
     cdef list lst = <list>items
     cdef list out = []
     cdef Py_ssize_t n = PyList_GET_SIZE(lst)
-    cdef Py_ssize_t i
-    cdef object item
+    cdef Py_ssize_t k, i
+    cdef PyObject* item
     cdef PyObject* tp
-    for index, stamp in stamps.items():
-        i = index
+    for k in range(at.shape[0]):
+        i = at[k]
         if i < 0 or i >= n:
-            out.append(index)
+            out.append(i)
             continue
-        item = <object>PyList_GET_ITEM(lst, i)
-        tp = <PyObject*>Py_TYPE(<PyObject*>item)
+        item = PyList_GET_ITEM(lst, i)
+        tp = <PyObject*>Py_TYPE(item)
         if (tp != <PyObject*>dict and tp != <PyObject*>_TrackedDict) \
-                or lt_dict_stamp(<PyObject*>item) != <unsigned long long>stamp:
-            out.append(index)
+                or lt_dict_stamp(item) != stamps[k]:
+            out.append(i)
     return out
+
+
+def held(object items, object value):
+    """How many places of the list ``items`` hold ``value`` itself (not an equal value)."""
+    if not isinstance(items, list):
+        raise TypeError("held: a list")
+    cdef list lst = <list>items
+    cdef Py_ssize_t n = PyList_GET_SIZE(lst)
+    cdef Py_ssize_t i, count = 0
+    cdef PyObject* target = <PyObject*>value
+    for i in range(n):
+        if PyList_GET_ITEM(lst, i) == target:
+            count += 1
+    return count

@@ -38,10 +38,12 @@ list, so the copy's list reports its own changes even when the original's holds 
 
 from __future__ import annotations
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._core import dict_stamp, restamped
+from ._core import dict_stamp, held, restamped
 from .tracked import TrackedList, track
 
 Encode = Callable[[Any], bytes]
@@ -54,26 +56,45 @@ class DeltaMismatch(Exception):
 
 
 class _Opaque:
-    """A tracked list's opaque items at a mark: each one's stamp (a dict of scalars: its version,
-    ``dict_stamp``) or else its encoding, and where each object is (``id`` -> index: the list
-    holds none twice). Shared between marks while unchanged: never changed in place."""
+    """A tracked list's opaque items at a mark: the dicts of scalars by their version
+    (``dict_stamp``), as two arrays in index order (``at[k]`` held a dict stamped
+    ``stamps[k]``: a few bytes an item), and the others by their encoding. The list held none
+    of them twice. Shared with the mark: never changed in place once a mark holds it."""
 
-    __slots__ = ("stamps", "blobs", "where")
+    __slots__ = ("at", "stamps", "blobs")
 
-    def __init__(self, stamps: dict[int, int], blobs: dict[int, bytes],
-                 where: dict[int, int]) -> None:
+    def __init__(self, at: array[int], stamps: array[int], blobs: dict[int, bytes]) -> None:
+        self.at = at
         self.stamps = stamps
         self.blobs = blobs
-        self.where = where  # may also hold the ids of objects gone since (checked on use)
 
     def __len__(self) -> int:
-        return len(self.stamps) + len(self.blobs)
+        return len(self.at) + len(self.blobs)
 
-    def __contains__(self, index: int) -> bool:
-        return index in self.stamps or index in self.blobs
+    def copy(self) -> _Opaque:
+        return _Opaque(self.at[:], self.stamps[:], dict(self.blobs))
+
+    def drop(self, index: int) -> None:
+        k = bisect_left(self.at, index)
+        if k < len(self.at) and self.at[k] == index:
+            del self.at[k]
+            del self.stamps[k]
+        self.blobs.pop(index, None)
+
+    def stamp(self, index: int, stamp: int) -> None:
+        k = bisect_left(self.at, index)
+        if k < len(self.at) and self.at[k] == index:
+            self.stamps[k] = stamp
+        else:
+            self.at.insert(k, index)
+            self.stamps.insert(k, stamp)
 
 
-_NONE = _Opaque({}, {}, {})
+def _none() -> _Opaque:
+    return _Opaque(array("q"), array("Q"), {})
+
+
+_NONE = _none()
 
 
 class _Mark:
@@ -153,7 +174,7 @@ class Journal:
         # The items the list saw change (an item that turned opaque in place is one of them),
         # then the opaque items of the mark: by their stamp, or else by their encoding.
         changed = {i: encode(item(value, i)) for i in indices}
-        for i in restamped(value, was.stamps):
+        for i in restamped(value, was.at, was.stamps):
             if i not in changed:
                 changed[i] = encode(item(value, i))
         for i, blob in was.blobs.items():
@@ -164,48 +185,25 @@ class Journal:
         appended = [encode(v) for v in item(value, slice(length, None))]
         opaque = was
         if changed or appended:
-            opaque = _Opaque(dict(was.stamps), dict(was.blobs), was.where)
-            if not self._retake(value, opaque, changed, indices, length, appended):
-                return None
+            opaque = was.copy()
+            seen = set(indices)
+            for i, blob in [*changed.items(), *enumerate(appended, length)]:
+                opaque.drop(i)
+                if value.lt_opaque_at(i):
+                    x = item(value, i)
+                    stamp = dict_stamp(x)
+                    if stamp:
+                        opaque.stamp(i, stamp)
+                    else:
+                        opaque.blobs[i] = blob
+                    # A new object can only be where the list saw a change, or appended (one
+                    # found by its stamp or encoding is the mark's, changed in place).
+                    if (i in seen or i >= length) and held(value, x) > 1:
+                        return None  # held twice: the copy must hold it twice too
             ops.append(("i", name, length, sorted(changed.items()), appended))
         if len(opaque) != value.lt_opaque:
             return None  # counts that disagree would be a bug of the bookkeeping: the whole list
         return _Mark(value, None, value.lt_version, len(value), opaque if len(opaque) else None)
-
-    @staticmethod
-    def _retake(value: TrackedList, opaque: _Opaque, changed: dict[int, bytes],
-                indices: list[int], length: int, appended: list[bytes]) -> bool:
-        """Update ``opaque`` (copies of the mark's dicts) for the items at the changed indices
-        and the appended ones; False when the list now holds one opaque object twice."""
-        item = list.__getitem__
-        stamps, blobs = opaque.stamps, opaque.blobs
-        for i, blob in [*changed.items(), *enumerate(appended, length)]:
-            stamps.pop(i, None)
-            blobs.pop(i, None)
-            if value.lt_opaque_at(i):
-                stamp = dict_stamp(item(value, i))
-                if stamp:
-                    stamps[i] = stamp
-                else:
-                    blobs[i] = blob
-        # A new object can only be where the list saw a change (not one found by its stamp or
-        # encoding: that is the object of the mark, changed in place) or appended.
-        where, copied = opaque.where, False
-        for i in [*indices, *range(length, len(value))]:
-            if i not in opaque:
-                continue
-            x = item(value, i)
-            j = where.get(id(x))
-            if j is not None and j != i and j in opaque and item(value, j) is x:
-                return False
-            if j != i:
-                if not copied:  # the mark's dict is shared with the mark: never written
-                    where = opaque.where = dict(where)
-                    copied = True
-                where[id(x)] = i
-        if len(where) > 2 * len(opaque) + 16:  # forget the ids of objects gone
-            opaque.where = {id(item(value, i)): i for d in (stamps, blobs) for i in d}
-        return True
 
     def _mark_of(self, value: Any) -> _Mark:
         if type(value) is TrackedList:
@@ -214,16 +212,18 @@ class Journal:
                 return _Mark(value, None, value.lt_version, len(value))
             # Its opaque items, found by one scan, unless it holds one of them twice.
             item = list.__getitem__
-            opaque = _Opaque({}, {}, {})
+            opaque = _none()
+            ids = set()
             for i in value.lt_opaque_indices():
                 x = item(value, i)
+                ids.add(id(x))
                 stamp = dict_stamp(x)
                 if stamp:
-                    opaque.stamps[i] = stamp
+                    opaque.at.append(i)
+                    opaque.stamps.append(stamp)
                 else:
                     opaque.blobs[i] = self._encode(x)
-                opaque.where[id(x)] = i
-            if len(opaque.where) == len(opaque):
+            if len(ids) == len(opaque):
                 return _Mark(value, None, value.lt_version, len(value), opaque)
         return _Mark(value, self._encode(value), 0, 0)
 

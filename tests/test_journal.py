@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import pickle
 import sys
+from array import array
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lt_engine import track
-from lt_engine._core import dict_stamp, restamped
+from lt_engine._core import dict_stamp, held, restamped
 from lt_engine.journal import DeltaMismatch, Journal, apply
 from lt_engine.tracked import TrackedDict, TrackedList, untrack
 from tests.strategies import apply_list_step, holds_twice, list_steps, strict_eq
@@ -111,13 +112,23 @@ def test_a_dict_of_scalars_has_a_stamp_and_other_values_none() -> None:
 def test_a_stamp_moves_with_every_change_of_its_dict() -> None:
     row = {"id": 1, "done": False}
     items = TrackedList([row, {"id": 2}])
-    stamps = {0: dict_stamp(row), 1: dict_stamp(items[1])}
-    assert restamped(items, stamps) == []
+    at, stamps = array("q", [0, 1]), array("Q", [dict_stamp(row), dict_stamp(items[1])])
+    assert restamped(items, at, stamps) == []
+    row["done"] = False  # the same object again: no change
+    assert restamped(items, at, stamps) == []
     row["done"] = True
-    assert restamped(items, stamps) == [0]
+    assert restamped(items, at, stamps) == [0]
     items[1] = {"id": 2}  # another dict, equal
-    assert restamped(items, stamps) == [0, 1]
-    assert restamped(items, {5: 1}) == [5]  # no such index
+    assert restamped(items, at, stamps) == [0, 1]
+    assert restamped(items, array("q", [5]), array("Q", [1])) == [5]  # no such index
+
+
+def test_held_counts_the_places_of_one_object() -> None:
+    row = {"id": 1}
+    items = TrackedList([row, {"id": 1}, 3])
+    assert held(items, row) == 1
+    items.append(row)
+    assert held(items, row) == 2 and held(items, {"id": 1}) == 0
 
 
 def with_plain_rows(n: int, plain_every: int) -> Any:
