@@ -36,6 +36,7 @@ from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_New, PyTuple_SET_ITEM
 from cpython.unicode cimport PyUnicode_GET_LENGTH
 
 import json
+from array import array as _array
 
 from jinja2 import Environment as _JinjaEnvironment, Undefined
 from jinja2.runtime import new_context as _new_context

@@ -43,8 +43,8 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ._core import dict_stamp, held, restamped
-from .tracked import TrackedList, track
+from ._core import dict_stamp, held, opaque_scan, restamped
+from .tracked import TrackedList, track, unseen
 
 Encode = Callable[[Any], bytes]
 Decode = Callable[[bytes], Any]
@@ -211,20 +211,12 @@ class Journal:
                 # Trusted to report its own changes: no encoding kept.
                 return _Mark(value, None, value.lt_version, len(value))
             # Its opaque items, found by one scan, unless it holds one of them twice.
-            item = list.__getitem__
-            opaque = _none()
-            ids = set()
-            for i in value.lt_opaque_indices():
-                x = item(value, i)
-                ids.add(id(x))
-                stamp = dict_stamp(x)
-                if stamp:
-                    opaque.at.append(i)
-                    opaque.stamps.append(stamp)
-                else:
-                    opaque.blobs[i] = self._encode(x)
-            if len(ids) == len(opaque):
-                return _Mark(value, None, value.lt_version, len(value), opaque)
+            at, stamps, others, twice = opaque_scan(value, unseen)
+            if not twice:
+                item = list.__getitem__
+                encode = self._encode
+                return _Mark(value, None, value.lt_version, len(value),
+                             _Opaque(at, stamps, {i: encode(item(value, i)) for i in others}))
         return _Mark(value, self._encode(value), 0, 0)
 
 

@@ -106,9 +106,11 @@ def _counts(st: Any) -> bool:
     return st._lt_parent is _SHARED or st._lt_opaque > 0
 
 
-def _unseen(item: Any) -> bool:
+def unseen(item: Any) -> bool:
     """Whether a container holding ``item`` counts it as opaque (cannot see it change)."""
     cls = type(item)
+    if cls is dict or cls is list:  # the commonest: plain rows an action appended
+        return True
     if cls is TrackedDict or cls is TrackedList:
         return item._lt_parent is _SHARED or item._lt_opaque > 0
     if cls in _SCALARS:
@@ -268,11 +270,11 @@ class TrackedList(list):  # type: ignore[type-arg]
     def lt_opaque_at(self, index: int) -> bool:
         """Whether it cannot see the item at ``index`` change: an untracked mutable value, or a
         tracked child that is shared or holds such values."""
-        return _unseen(list.__getitem__(self, index))
+        return unseen(list.__getitem__(self, index))
 
     def lt_opaque_indices(self) -> list[int]:
         """The indices of the items it cannot see change (a scan of the whole list)."""
-        return [i for i, item in enumerate(list.__iter__(self)) if _unseen(item)]
+        return [i for i, item in enumerate(list.__iter__(self)) if unseen(item)]
 
     # -- mutations
 

@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lt_engine import track
-from lt_engine._core import dict_stamp, held, restamped
+from lt_engine._core import dict_stamp, held, opaque_scan, restamped
 from lt_engine.journal import DeltaMismatch, Journal, apply
-from lt_engine.tracked import TrackedDict, TrackedList, untrack
+from lt_engine.tracked import TrackedDict, TrackedList, unseen, untrack
 from tests.strategies import apply_list_step, holds_twice, list_steps, strict_eq
 
 
@@ -121,6 +121,20 @@ def test_a_stamp_moves_with_every_change_of_its_dict() -> None:
     items[1] = {"id": 2}  # another dict, equal
     assert restamped(items, at, stamps) == [0, 1]
     assert restamped(items, array("q", [5]), array("Q", [1])) == [5]  # no such index
+
+
+def test_a_scan_finds_the_opaque_items_and_a_repeated_one() -> None:
+    shared = track({"id": 3})
+    items = TrackedList([1, "a", {"id": 0}, {"id": 1, "tags": []}, [2], shared])  # plain rows
+    items.append({"id": 5})
+    track([]).append(shared)  # held by another list: opaque here
+    at, stamps, others, twice = opaque_scan(items, unseen)
+    stamped = [2, 5, 6] if STAMPS else []
+    assert list(at) == stamped and len(stamps) == len(stamped)
+    assert sorted(others + list(at)) == items.lt_opaque_indices() == [2, 3, 4, 5, 6]
+    assert not twice
+    items.append(items[6])
+    assert opaque_scan(items, unseen)[3]
 
 
 def test_held_counts_the_places_of_one_object() -> None:
