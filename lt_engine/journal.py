@@ -210,9 +210,10 @@ class Journal:
             if not value.lt_opaque:
                 # Trusted to report its own changes: no encoding kept.
                 return _Mark(value, None, value.lt_version, len(value))
-            # Its opaque items, found by one scan, unless it holds one of them twice.
+            # Its opaque items, found by one scan, unless it holds one of them twice (or the scan
+            # and the list's count disagree: then it is compared whole, as any value).
             at, stamps, others, twice = opaque_scan(value, unseen)
-            if not twice:
+            if not twice and len(at) + len(others) == value.lt_opaque:
                 item = list.__getitem__
                 encode = self._encode
                 return _Mark(value, None, value.lt_version, len(value),
