@@ -9,7 +9,8 @@ process over real WebSockets:
 2. throughput: actions/s of connections sending actions back to back, each on its own page, on one
    worker with the in-process store, on one worker with Redis, and on two workers with Redis;
 3. the cost of one action by page size (``bench/store_cost.py``): the counter, and 1,000 and
-   10,000 to-dos with one row toggled, on Redis and in-process, beside Jinja2's re-render.
+   10,000 to-dos with one row toggled, and 1,000 to-dos whose rows actions added as plain dicts
+   with one row toggled, on Redis and in-process, beside Jinja2's re-render.
 
 Everything runs on this machine's cores: on a 2-core machine the two workers, Redis and the client
 share two cores, so two workers cannot be twice one. Options: ``--seconds`` per measurement
