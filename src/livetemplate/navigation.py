@@ -51,6 +51,7 @@ class Pages(Protocol):
 
     def touch(self, page: Page) -> None: ...
 
+
 # The shipped client writes "type" first: its actions skip the look for a navigation message.
 _ACTION_PREFIX = '{"type":"action"'
 _MARKS = (f'"{protocol.TYPE_PARAMS}"', f'"{protocol.TYPE_JOIN}"')
