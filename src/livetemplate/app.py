@@ -17,7 +17,7 @@ import time
 import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from starlette.requests import HTTPConnection
@@ -186,7 +186,7 @@ class Application:
 
     def _load_compiled(self, path: str | os.PathLike[str]) -> None:
         # Names as parse_files gives them: the path under the source directory sans extension.
-        on_stale = "recompile" if self.dev else "error"
+        on_stale: Literal["recompile", "error"] = "recompile" if self.dev else "error"
         for key, template in self.env.load_compiled(path, on_stale=on_stale).items():
             name = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
             if name in self._templates:
