@@ -80,7 +80,7 @@ class CompileState:
         ctx.autoescape = self.autoescape
         return ctx
 
-    def optimize(self, node: nodes.Expr) -> nodes.Expr:
+    def optimize(self, node: nodes.Node) -> nodes.Node:
         """Constant-fold as jinja2's code generator does: its folding changes some results."""
         if not self.jenv.optimized:
             return node

@@ -57,7 +57,7 @@ from .codegen import ModuleWriter
 from .compile_state import CompileState
 from .components import GLOBAL_NAME as COMPONENT_GLOBAL
 from .components import render_component
-from .composition import _find_loads, _Located, effective_body, template_names
+from .composition import Statement, _find_loads, _Located, effective_body, template_names
 from .errors import CompileError
 from .expressions import ExprCompiler
 from .ir import (
@@ -99,7 +99,7 @@ class Compiler:
         self.node_ids = 0
         self.recursive_loops = 0
 
-    def expr(self, node: nodes.Expr, block_value: str | None = None) -> tuple[str, Deps]:
+    def expr(self, node: nodes.Node, block_value: str | None = None) -> tuple[str, Deps]:
         return self.exprs.compile(node, block_value)
 
     # -- entry point
@@ -142,7 +142,7 @@ class Compiler:
 
     # -- statements
 
-    def statements(self, body: Iterable[nodes.Node]) -> None:
+    def statements(self, body: Iterable[Statement]) -> None:
         for node in body:
             if isinstance(node, _Located):
                 previous, previous_blocks = self.state.current, self.blocks
@@ -381,7 +381,7 @@ class Compiler:
                         alias = (base, path[1])
             ref = self.state.scopes.declare(target.name)
             self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
-            ref.deps.add(deps)
+            ref.bind(deps)
             ref.alias = alias
             return
         if isinstance(target, nodes.Tuple):
@@ -400,7 +400,7 @@ class Compiler:
                 self.builder.program.append(
                     Bind(level.index, ref.reg, f"S[{level.index}][{tmp}][{i}]", deps)
                 )
-                ref.deps.add(deps)
+                ref.bind(deps)
             return
         raise self.state.error(node, "unsupported assignment target")
 
@@ -480,7 +480,8 @@ class Compiler:
     def macro_def(self, name: str, node: nodes.Macro | nodes.CallBlock) -> tuple[str, Deps]:
         level = self.state.scopes.push_level("macro")
         try:
-            arg_regs, arg_names, defaults = [], [], []
+            arg_regs, arg_names = [], []
+            defaults: list[str | None] = []
             n_defaults = len(node.defaults)
             first_default = len(node.args) - n_defaults
             default_deps = Deps()
@@ -521,7 +522,7 @@ class Compiler:
         ref = self.state.scopes.declare(node.name)
         code, deps = self.macro_def(node.name, node)
         self.builder.program.append(Bind(ref.level, ref.reg, code, deps))
-        ref.deps.add(deps)
+        ref.bind(deps)
 
     def stmt_CallBlock(self, node: nodes.CallBlock) -> None:
         caller_code, caller_deps = self.macro_def("caller", node)
@@ -694,7 +695,7 @@ def _branch_stores(bodies: list[list[nodes.Node]]) -> list[str]:
     return list(found)
 
 
-def stream_name(node: nodes.Expr) -> str | None:
+def stream_name(node: nodes.Node) -> str | None:
     """``"messages"`` for the loop iterable ``stream("messages")``, else None."""
     if (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
             and node.node.name == STREAM_GLOBAL and len(node.args) == 1 and not node.kwargs
@@ -704,7 +705,7 @@ def stream_name(node: nodes.Expr) -> str | None:
     return None
 
 
-def misused_stream(node: nodes.Expr) -> bool:
+def misused_stream(node: nodes.Node) -> bool:
     """A loop over ``stream(…)`` that is not ``stream("a constant name")``."""
     return (isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name)
             and node.node.name == STREAM_GLOBAL and stream_name(node) is None)

@@ -11,14 +11,19 @@ and imports are compiled where they stand, by :class:`~lt_engine.compiler.Compil
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeAlias
 
 from jinja2 import nodes
 
 from .compile_state import CompileState
 
+# What a body holds once extends and includes are resolved: jinja2's statements, and the bodies
+# of other templates (a parent, an include) with where they come from.
+Statement: TypeAlias = "nodes.Node | _Located"
+
 
 def effective_body(state: CompileState, ast: nodes.Template,
-                   inherited: dict[str, list[nodes.Block]] | None = None) -> list[nodes.Node]:
+                   inherited: dict[str, list[nodes.Block]] | None = None) -> list[Statement]:
     """The statements to render: a child's prelude plus its parent's body, each block
     resolved to its chain of overrides (most derived first, as ``super()`` walks it).
 
@@ -33,9 +38,12 @@ def effective_body(state: CompileState, ast: nodes.Template,
     allowed = set()
     if site is not None:
         child = ast.body[site]
-        allowed = {id(child)} if isinstance(child, nodes.Extends) else {
-            id(e) for body in _if_bodies(child) for e in body if isinstance(e, nodes.Extends)
-        }
+        if isinstance(child, nodes.Extends):
+            allowed = {id(child)}
+        else:
+            assert isinstance(child, nodes.If)  # what _extends_in found
+            allowed = {id(e) for body in _if_bodies(child) for e in body
+                       if isinstance(e, nodes.Extends)}
     for extends_node in ast.find_all(nodes.Extends):
         if id(extends_node) not in allowed:
             raise state.error(
@@ -44,10 +52,12 @@ def effective_body(state: CompileState, ast: nodes.Template,
                 " {% if %}: the page's structure comes from the parent it names",
             )
     if site is None:
-        return [_Located(list(ast.body), name, filename, blocks)]
-    before, after = list(ast.body[:site]), ast.body[site + 1:]
+        whole: list[Statement] = list(ast.body)
+        return [_Located(whole, name, filename, blocks)]
+    before: list[Statement] = list(ast.body[:site])
+    after = ast.body[site + 1:]
     # After extends, jinja2 still runs top-level assignments, imports and macros.
-    kept = [child for child in after if isinstance(child, _KEEP_AFTER_EXTENDS)]
+    kept: list[Statement] = [child for child in after if isinstance(child, _KEEP_AFTER_EXTENDS)]
     child = ast.body[site]
     if isinstance(child, nodes.Extends) and isinstance(child.template, nodes.CondExpr):
         child = _extends_as_if(child)
@@ -55,12 +65,16 @@ def effective_body(state: CompileState, ast: nodes.Template,
         return [_Located(before + kept + parent_body(state, child, blocks), name, filename,
                          blocks)]
 
-    def branch(body: list[nodes.Node]) -> list[nodes.Node]:
+    def branch(body: list[nodes.Node]) -> list[Statement]:
         at = next((i for i, n in enumerate(body) if isinstance(n, nodes.Extends)), None)
         if at is None:
-            return body + list(after)
+            return [*body, *after]
         own_kept = [n for n in body[at + 1:] if isinstance(n, _KEEP_AFTER_EXTENDS)]
-        return body[:at] + own_kept + kept + parent_body(state, body[at], blocks)
+        extends = body[at]
+        assert isinstance(extends, nodes.Extends)
+        return [*body[:at], *own_kept, *kept, *parent_body(state, extends, blocks)]
+
+    assert isinstance(child, nodes.If)  # an extends inside a top-level if
 
     chosen = nodes.If(
         child.test, branch(child.body),
@@ -71,7 +85,7 @@ def effective_body(state: CompileState, ast: nodes.Template,
 
 
 def parent_body(state: CompileState, extends: nodes.Extends,
-                blocks: dict[str, list[nodes.Block]]) -> list[nodes.Node]:
+                blocks: dict[str, list[nodes.Block]]) -> list[Statement]:
     if not isinstance(extends.template, nodes.Const) or not isinstance(
         extends.template.value, str
     ):
@@ -104,7 +118,7 @@ class _Located:
     """Statements of one template (the root, an extended parent, an include), with the block
     chains they resolve blocks against."""
 
-    def __init__(self, body: list[nodes.Node], name: str | None, filename: str | None,
+    def __init__(self, body: list[Statement], name: str | None, filename: str | None,
                  blocks: dict[str, list[nodes.Block]]) -> None:
         self.body = body
         self.name = name

@@ -64,7 +64,7 @@ class ExprCompiler:
 
     # -- entry points
 
-    def compile(self, node: nodes.Expr, block_value: str | None = None) -> tuple[str, Deps]:
+    def compile(self, node: nodes.Node, block_value: str | None = None) -> tuple[str, Deps]:
         """``block_value``: in ``{% filter %}`` and block ``{% set %}``, the code of the body's
         text, which the innermost filter (jinja2 gives it no operand) filters."""
         deps = Deps()
@@ -143,6 +143,7 @@ class ExprCompiler:
         if isinstance(node, nodes.Getattr):
             return f"{self._ga(node.attr)}({self._path_code(node.node)}, {node.attr!r})"
         if isinstance(node, nodes.Getitem):
+            assert isinstance(node.arg, nodes.Const)  # _track_path took only constant keys
             return f"gi({self._path_code(node.node)}, {node.arg.value!r})"
         assert isinstance(node, nodes.Name)
         ref = self.state.scopes.lookup(node.name)

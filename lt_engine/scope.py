@@ -36,6 +36,12 @@ class Ref:
     def code(self) -> str:
         return f"S[{self.level}][{self.reg}]"
 
+    def bind(self, deps: Deps) -> None:
+        """The bound value is (also) computed from ``deps``."""
+        if self.deps is None:
+            self.deps = Deps()
+        self.deps.add(deps)
+
 
 @dataclass
 class Level:

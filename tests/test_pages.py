@@ -7,15 +7,12 @@ The same registry and page path serve the in-process store and a store of sealed
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-import livetemplate
 from livetemplate import Application, Limits, MemoryStore, PageLimitError, PageNotFound
 from tests.fake_shared_store import Backend, FakeSharedStore
 
@@ -130,41 +127,3 @@ def test_a_connected_page_outlives_its_time_to_live() -> None:
         app.expire_pages()  # the registry keeps connected pages' records alive in the store
     assert app.page_for_token(page.token) is page
     assert asyncio.run(app.handle_action(page, {"action": "increment"}))["tree"] == {"0": "1"}
-
-
-# --- the direction of imports ------------------------------------------------------------------
-
-ORDER = ["errors", "limits", "tokens", "protocol", "actions", "store", "snapshot", "records",
-         "redis_store", "page", "pages", "app"]
-
-
-def _imports(module: str) -> set[str]:
-    """The sibling modules ``module`` imports, for typing only or not."""
-    tree = ast.parse((Path(livetemplate.__file__).parent / f"{module}.py").read_text())
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add(node.module.split(".")[0])
-            else:
-                found.update(alias.name for alias in node.names)
-    return found
-
-
-def test_the_page_layers_import_one_way() -> None:
-    """errors -> limits/tokens/protocol -> actions -> store -> page -> pages -> app: a module
-    imports only modules before it in this order (or outside it), never one after it."""
-    for i, module in enumerate(ORDER):
-        later = set(ORDER[i + 1:]) - ({"page"} if module == "actions" else set())
-        assert not _imports(module) & later, (module, _imports(module) & later)
-    assert "app" not in _imports("page") and "app" not in _imports("pages")
-    assert not (Path(livetemplate.__file__).parent / "shared.py").exists()
-
-
-def test_no_page_module_imports_inside_a_function() -> None:
-    for module in ("store", "snapshot", "records", "page", "pages", "app"):
-        tree = ast.parse((Path(livetemplate.__file__).parent / f"{module}.py").read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                inner = [n for n in ast.walk(node) if isinstance(n, (ast.Import, ast.ImportFrom))]
-                assert not inner, (module, node.name)

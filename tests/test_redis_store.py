@@ -293,3 +293,20 @@ def test_a_long_change_on_a_kept_lock_has_its_lease_renewed(redis: RedisServer) 
         assert await store.commit("p", lock, version, Update(False, b"b"), 60, "w") == 3
 
     run(redis, test, keep=0.05, keep_lease=0.2)
+
+
+def test_the_test_server_moves_off_a_port_another_redis_holds(
+        redis: RedisServer, tmp_path: Path) -> None:
+    """Tests of other checkouts run beside these: a RedisServer whose free port was taken
+    before it bound must not mistake the other server for its own."""
+    other = RedisServer(tmp_path)
+    other.port, other.url = redis.port, redis.url  # as if free_port() had raced
+    try:
+        other.start()
+        assert other.port != redis.port and other.url != redis.url
+        assert other.proc is not None and other._pid() == other.proc.pid != redis._pid()
+        other.stop()
+        other.start()  # a restart keeps its port
+        assert other._pid() == other.proc.pid
+    finally:
+        other.stop()

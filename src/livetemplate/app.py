@@ -14,9 +14,10 @@ import logging
 import os
 import secrets
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 from starlette.requests import HTTPConnection
@@ -27,7 +28,7 @@ import lt_engine
 from . import collector, protocol
 from .collector import COLLECTOR
 from .connection import Connection
-from .endpoints import build_routes
+from .endpoints import NewPage, build_routes
 from .errors import (
     ClientError,
     DuplicateTemplateError,
@@ -43,7 +44,6 @@ from .page import Page
 from .pages import LivePages
 from .records import Live, Sealed
 from .redis_store import REDIS_URL_ENV, RedisStore
-from .reload import register, reload_template
 from .snapshot import Sealer
 from .store import MemoryStore, PageRecord, PageStore
 from .tokens import SECRET_ENV, TokenSigner, cookie_for, resolve_secret
@@ -55,7 +55,14 @@ TOKEN_QUERY = "cache_token"
 TOKEN_HEADER = "x-livetemplate-token"
 TOKEN_COOKIE = "livetemplate_token"
 
-NewPage = Callable[[HTTPConnection], "Page | Any"]
+# The applications made in dev mode in this process: what `livetemplate run --reload` watches.
+_dev_apps: weakref.WeakSet[Application] = weakref.WeakSet()
+
+
+def dev_apps() -> list[Application]:
+    """The live :class:`Application` objects of this process made in dev mode (``dev=True`` or
+    ``$LIVETEMPLATE_DEV``), whose template files ``livetemplate.reload.watch`` follows."""
+    return list(_dev_apps)
 
 
 class Application:
@@ -124,7 +131,7 @@ class Application:
         if compiled is not None:
             self._load_compiled(compiled)
         if self.dev:
-            register(self)
+            _dev_apps.add(self)
 
     # --- templates ----------------------------------------------------------------------------
 
@@ -179,7 +186,7 @@ class Application:
 
     def _load_compiled(self, path: str | os.PathLike[str]) -> None:
         # Names as parse_files gives them: the path under the source directory sans extension.
-        on_stale = "recompile" if self.dev else "error"
+        on_stale: Literal["recompile", "error"] = "recompile" if self.dev else "error"
         for key, template in self.env.load_compiled(path, on_stale=on_stale).items():
             name = key.rsplit(".", 1)[0] if "." in key.rsplit("/", 1)[-1] else key
             if name in self._templates:
@@ -196,7 +203,16 @@ class Application:
         What dev mode does when a template file changes; returns the number of pages
         re-mounted. Raises what compiling raises (the old template stays in use).
         """
-        return reload_template(self, name)
+        template = self.env.reload(self.template(name))
+        self._templates[name] = template
+        remounted = 0
+        for page in self.pages.of_template(name):
+            try:
+                page.remount(template)
+            except LiveTemplateError:
+                continue  # its data does not render with the new template: logged by the page
+            remounted += 1
+        return remounted
 
     def add_template(self, name: str, source: str) -> None:
         """Register a template from a string (tests, one-file apps)."""

@@ -10,32 +10,53 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from . import navigation, protocol
 from .collector import COLLECTOR
-from .connection import WebSocketConnection, _close_reason
+from .connection import Connection, WebSocketConnection, _close_reason
 from .errors import ClientError, LiveTemplateError, TokenMissing
-from .limits import RateLimiter, origin_refusal
-from .uploads import MAX_HEADER, is_chunk
-
-if TYPE_CHECKING:
-    from .app import Application, NewPage
-    from .page import Page
+from .limits import Limits, RateLimiter, origin_refusal
+from .page import Page
+from .uploads import MAX_HEADER, Uploads, is_chunk
 
 logger = logging.getLogger("livetemplate")
 
 CLIENT_FILE = Path(__file__).parent / "static" / "livetemplate-client.js"
 CHUNK_TYPE = "application/octet-stream"  # a POST body that is an upload chunk frame
 
+# Makes the page of a connection that carries no token (Pattern 1); sync or async.
+NewPage = Callable[[HTTPConnection], "Page | Any"]
 
-def build_routes(app: Application, path: str, new_page: NewPage | None) -> list[BaseRoute]:
+
+class Served(Protocol):
+    """What the endpoints need of their application: ``livetemplate.Application`` is one, and
+    builds its routes here (``app.routes()``), so this module does not import it."""
+
+    limits: Limits
+    tune_gc: bool
+    client_path: str
+    uploads: Uploads
+
+    def token_from(self, conn: HTTPConnection, cookie: bool = True) -> str | None: ...
+
+    async def load_page(self, conn_or_token: HTTPConnection | str,
+                        template: str | None = None) -> Page: ...
+
+    async def handle_action(self, page: Page, message: Any,
+                            origin: Connection | None = None) -> dict[str, Any]: ...
+
+    def touch(self, page: Page) -> None: ...
+
+
+def build_routes(app: Served, path: str, new_page: NewPage | None) -> list[BaseRoute]:
     async def websocket_endpoint(websocket: WebSocket) -> None:
         await serve_websocket(app, websocket, new_page)
 
@@ -49,7 +70,7 @@ def build_routes(app: Application, path: str, new_page: NewPage | None) -> list[
     ]
 
 
-async def serve_websocket(app: Application, websocket: WebSocket,
+async def serve_websocket(app: Served, websocket: WebSocket,
                           new_page: NewPage | None = None) -> None:
     """One WebSocket connection, from upgrade to close (what ``app.routes()`` mounts)."""
     limits = app.limits
@@ -132,7 +153,7 @@ async def serve_websocket(app: Application, websocket: WebSocket,
         await conn.finish()
 
 
-def _chunk(app: Application, page: Page, frame: bytes, conn: WebSocketConnection,
+def _chunk(app: Served, page: Page, frame: bytes, conn: WebSocketConnection,
            limiter: RateLimiter) -> None:
     """One upload chunk frame. Good chunks are not rate-limited (the announced sizes bound
     them); a refused one counts as a message, answered as one past the rate."""
@@ -146,7 +167,7 @@ def _chunk(app: Application, page: Page, frame: bytes, conn: WebSocketConnection
         conn.deliver(protocol.dumps(protocol.error_message(error.code, error.message)))
 
 
-async def _find_or_make_page(app: Application, websocket: WebSocket,
+async def _find_or_make_page(app: Served, websocket: WebSocket,
                              new_page: NewPage | None) -> tuple[Page, bool]:
     # With new_page, only an explicit token (a reconnecting client resuming its page) finds an
     # existing page: the cookie is ambient, and may belong to another endpoint's page.
@@ -175,7 +196,7 @@ async def _refuse(websocket: WebSocket, code: str, message: str) -> None:
     await websocket.close(code=protocol.close_code(code) or 1008, reason=_close_reason(message))
 
 
-async def serve_post(app: Application, request: Request) -> Response:
+async def serve_post(app: Served, request: Request) -> Response:
     """The HTTP fallback: POST an action message, get ``{"tree": full tree, "meta"}`` back.
 
     The token must come from the ``X-LiveTemplate-Token`` header, ``?cache_token=`` or the
@@ -213,7 +234,7 @@ async def serve_post(app: Application, request: Request) -> Response:
     return _json(protocol.tree_message(page.tree, reply[protocol.META]))
 
 
-async def _post_chunk(app: Application, request: Request) -> Response:
+async def _post_chunk(app: Served, request: Request) -> Response:
     """An upload chunk frame as a POST body (``application/octet-stream``); the token comes from
     the header or the query. The reply is the whole tree, as for an action."""
     limit = app.limits.upload_chunk + 2 + MAX_HEADER

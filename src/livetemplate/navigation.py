@@ -27,7 +27,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.datastructures import QueryParams
@@ -38,11 +38,19 @@ from .actions import PARAMS_HOOK, ActionContext, is_pending, start_action
 from .errors import ClientError, LiveTemplateError, ValidationError
 
 if TYPE_CHECKING:
-    from .app import Application
     from .connection import WebSocketConnection
     from .page import Page
 
 logger = logging.getLogger("livetemplate")
+
+
+class Pages(Protocol):
+    """What a join needs of the application (``livetemplate.Application`` is one)."""
+
+    async def load_page(self, conn_or_token: str) -> Page: ...
+
+    def touch(self, page: Page) -> None: ...
+
 
 # The shipped client writes "type" first: its actions skip the look for a navigation message.
 _ACTION_PREFIX = '{"type":"action"'
@@ -148,7 +156,7 @@ def message(raw: str | bytes) -> dict[str, Any] | None:
     return None
 
 
-async def receive(app: Application, page: Page, msg: dict[str, Any],
+async def receive(app: Pages, page: Page, msg: dict[str, Any],
                   conn: WebSocketConnection) -> Page:
     """Handle a navigation message of ``conn``, attached to ``page``; returns the page it is
     attached to afterwards. A bad message gets an error and touches no page; a join that
@@ -175,7 +183,7 @@ async def receive(app: Application, page: Page, msg: dict[str, Any],
     return page
 
 
-async def join(app: Application, page: Page, token: str, conn: WebSocketConnection) -> Page:
+async def join(app: Pages, page: Page, token: str, conn: WebSocketConnection) -> Page:
     """Move ``conn`` from ``page`` to the page of ``token`` (which sends its full tree first);
     raises a ``PageLookupError`` (or a store's error) and leaves ``conn`` where it was when the
     token finds no page."""

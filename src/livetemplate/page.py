@@ -57,7 +57,7 @@ from .limits import Limits
 from .records import Codec
 from .store import Catchup, PageRecord, PageStore
 from .tokens import TokenSigner, cookie_path
-from .uploads import UPLOADS_NAME
+from .uploads import UPLOADS_NAME, Uploads
 
 ERRORS_NAME = "errors"  # the template name under which validation errors are shown
 
@@ -88,7 +88,10 @@ class Host(Protocol):
     client_path: str
     live_url: str | None
     clock: Callable[[], float]
-    pages: Registry
+    uploads: Uploads
+
+    @property
+    def pages(self) -> Registry: ...  # read-only here: the application's is a LivePages
 
     def cookie_for(self, path: str) -> str: ...
 
@@ -349,7 +352,7 @@ class Page:
         if self._changing:
             diff = self.update(data, **values)
         else:
-            diff = (await self._change(None, None, None, (data, values), True))[protocol.TREE]
+            diff = (await self._change(None, None, (data, values), True))[protocol.TREE]
         await asyncio.sleep(0)
         return diff
 
@@ -385,14 +388,14 @@ class Page:
             )
         if target is not None and not self.app.pages.store.in_process:
             raise ClientError("bad_message", "component actions need the in-process page store")
-        return await self._change(origin, func, ActionContext(self, action, data), None, False,
+        return await self._change(origin, (func, ActionContext(self, action, data)), None, False,
                                   None if target is None else model)
 
-    async def _change(self, origin: Connection | None, func: Callable[..., Any] | None,
-                      ctx: ActionContext | None,
+    async def _change(self, origin: Connection | None,
+                      action: tuple[Callable[..., Any], ActionContext] | None,
                       values: tuple[Mapping[str, Any] | None, Mapping[str, Any]] | None,
                       local: bool, component: Any = None) -> dict[str, Any]:
-        """The one change path: run the action ``func`` (or assign ``values``) on the newest
+        """The one change path: run the action (``(func, ctx)``; or assign ``values``) on the newest
         stored record under the page's lock; store it, diff, send; returns the reply.
 
         ``local`` (a push): the page may hold changes made in place outside an action (a model
@@ -426,19 +429,20 @@ class Page:
                 # an update() or push() from any task) is stored with this change.
                 self._changing = True
                 try:
-                    if func is not None:
+                    if action is not None:
+                        func, ctx = action
                         model = record.model if component is None else component
                         try:
                             result = start_action(func, model, ctx)
                             if is_pending(result):  # Limits.action_timeout
-                                result = await self._await_action(result, ctx.action)  # type: ignore[union-attr]
-                            errors = ctx.errors  # type: ignore[union-attr]
+                                result = await self._await_action(result, ctx.action)
+                            errors = ctx.errors
                         except ValidationError as exc:
-                            result, errors = None, {**ctx.errors, **exc.errors}  # type: ignore[union-attr]
+                            result, errors = None, {**ctx.errors, **exc.errors}
                         if component is None:
-                            meta = self._outcome(ctx, result, errors)  # type: ignore[arg-type]
+                            meta = self._outcome(ctx, result, errors)
                         else:
-                            meta = components.outcome(component, ctx, result, errors)  # type: ignore[arg-type]
+                            meta = components.outcome(component, ctx, result, errors)
                     elif values is not None:
                         self._assign(values[0])
                         self._assign(values[1])

@@ -1,13 +1,13 @@
 """Dev mode: an edited template is compiled again and swapped into the live pages that show it.
 
 ``livetemplate run MODULE:APP --reload`` serves ``dev_app()``: the user's ASGI app, wrapped so
-that the server's event loop also runs :func:`watch`.  Every :class:`Application` made in dev mode
-registers itself here; ``watch`` follows, with ``watchfiles``, every source file their templates
-were compiled from (a template, and what it extends, includes or imports).  When one changes,
-each template built from it is compiled again (``app.reload_template``) and each live page of it
-is re-mounted on its current data; its connections get the new full tree, which the browser
-client puts in place of its own without reloading: the page keeps its state.  A template that no
-longer compiles is logged (``file:line: message``) and the old one stays in use.
+that the server's event loop also runs :func:`watch`.  ``watch`` follows, with ``watchfiles``,
+every source file (a template, and what it extends, includes or imports) of the templates of
+each :class:`Application` made in dev mode (``livetemplate.app.dev_apps()``).  When one
+changes, each template built from it is compiled again (``app.reload_template``) and each live
+page of it is re-mounted on its current data; its connections get the new full tree, which the
+browser client puts in place of its own without reloading: the page keeps its state.  A
+template that no longer compiles is logged (``file:line: message``) and the old one stays in use.
 """
 
 from __future__ import annotations
@@ -17,48 +17,21 @@ import importlib
 import logging
 import os
 import sys
-import weakref
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 
-from .errors import LiveTemplateError
-
-if TYPE_CHECKING:
-    from .app import Application
+from .app import Application, dev_apps
 
 logger = logging.getLogger("livetemplate")
 
 APP_ENV = "LIVETEMPLATE_APP"  # the MODULE:APP that dev_app() serves
 DEV_ENV = "LIVETEMPLATE_DEV"
 
-_apps: weakref.WeakSet[Application] = weakref.WeakSet()
-
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
-
-def register(app: Application) -> None:
-    """Have :func:`watch` follow ``app``'s templates (done by ``Application`` in dev mode)."""
-    _apps.add(app)
-
-
-def reload_template(app: Application, name: str) -> int:
-    """What ``app.reload_template(name)`` does; returns the number of pages re-mounted."""
-    template = app.env.reload(app.template(name))
-    app._templates[name] = template
-    # Private state of the app, read here to keep this dev-only path out of app.py.
-    pages = app.pages.of_template(name)
-    remounted = 0
-    for page in pages:
-        try:
-            page.remount(template)
-        except LiveTemplateError:
-            continue  # its data does not render with the new template: logged by the page
-        remounted += 1
-    return remounted
 
 
 def sources(app: Application) -> dict[str, set[str]]:
@@ -82,7 +55,7 @@ def files_changed(paths: Iterable[str], apps: Iterable[Application] | None = Non
     """Reload every template built from one of ``paths``; returns the names reloaded."""
     changed = {os.path.realpath(path) for path in paths}
     reloaded: list[str] = []
-    for app in list(_apps if apps is None else apps):
+    for app in list(dev_apps() if apps is None else apps):
         names = sorted({name for path, built in sources(app).items() if path in changed
                         for name in built})
         for name in names:
@@ -115,7 +88,7 @@ async def watch(apps: Iterable[Application] | None = None, *,
 
     stop = stop_event or asyncio.Event()
     while not stop.is_set():
-        chosen = list(_apps if apps is None else apps)
+        chosen = list(dev_apps() if apps is None else apps)
         folders = sorted({os.path.dirname(path) for app in chosen for path in sources(app)})
         if not folders:
             logger.warning("livetemplate: dev mode, but no template files to watch (templates"
