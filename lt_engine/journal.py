@@ -16,7 +16,7 @@ A tracked list may hold *opaque* items, whose in-place changes it cannot see: a 
 action appended (``todos.append({...})``: not converted, so the caller's reference stays the
 row), a tracked row that holds such a value or is shared with another holder. The mark then
 also remembers each opaque item — a dict of scalars by its version (``_core.dict_stamp``: a
-field read), anything else by its encoding — and the delta looks at those and at the indices
+field read; CPython 3.10 to 3.12), anything else by its encoding — and the delta looks at those and at the indices
 the list saw change, and still sends the rows that changed: a list that holds ten plain dicts
 among 10,000 rows costs ten field reads when nothing changed, and one row when one changed.
 An item that turns opaque in place (a plain list put into a tracked row, a row appended to a
