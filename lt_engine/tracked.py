@@ -43,7 +43,7 @@ import fractions
 import pathlib
 import uuid
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, SupportsIndex
 
 # Values that cannot change in place: a container holding them can trust them.
@@ -80,10 +80,13 @@ def _opaque(value: Any) -> bool:
     """A value whose in-place changes a tracked node cannot see."""
     if isinstance(value, (_IMMUTABLE, TrackedList, TrackedDict)) or type(value) in _TRACKED_CLASSES:
         return False
-    if isinstance(value, tuple):  # named tuples too: immutable, unless an item is not
-        return any(_opaque(v) for v in value)
+    # Named tuples and frozen dataclasses too: immutable, unless an item is not. A tracked item
+    # counts: it reports its changes to its own parent, never through the tuple to its holder.
+    if isinstance(value, tuple):
+        return any(_opaque(v) or _tracked(v) for v in value)
     if _frozen_dataclass(value):
-        return any(_opaque(getattr(value, f.name)) for f in dataclasses.fields(value))
+        return any(_opaque(v) or _tracked(v)
+                   for v in (getattr(value, f.name) for f in dataclasses.fields(value)))
     return not callable(value)
 
 
@@ -190,7 +193,7 @@ def _renumber(node: Any, value: Any, slot: Any) -> None:
 # Containers
 
 
-class TrackedList(list):  # type: ignore[type-arg]
+class TrackedList(list):
     """A list that records which items changed since each version."""
 
     __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque", "_lt_version", "_lt_struct",
@@ -316,11 +319,11 @@ class TrackedList(list):  # type: ignore[type-arg]
         if len(self) > start:
             self._lt_appended(start)
 
-    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[override]
+    def __iadd__(self, values: Iterable[Any]) -> TrackedList:  # type: ignore[misc]
         self.extend(values)
         return self
 
-    def __imul__(self, count: SupportsIndex) -> TrackedList:  # type: ignore[override]
+    def __imul__(self, count: SupportsIndex) -> TrackedList:
         for item in self:
             _drop(self, item)
         list.__imul__(self, count)
@@ -363,14 +366,14 @@ class TrackedList(list):  # type: ignore[type-arg]
             _take(self, item, i)
         self._lt_structural()
 
-    def copy(self) -> list[Any]:  # type: ignore[override]
+    def copy(self) -> list[Any]:
         return list(self)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
         return (TrackedList, (list(self),))
 
 
-class TrackedDict(dict):  # type: ignore[type-arg]
+class TrackedDict(dict):
     """A dict that tells its tracked container when any of its values changes."""
 
     __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque")
@@ -426,7 +429,7 @@ class TrackedDict(dict):  # type: ignore[type-arg]
             _take(self, value, key)
         _notify(self)
 
-    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[override]
+    def __ior__(self, other: Any) -> TrackedDict:  # type: ignore[misc]
         self.update(other)
         return self
 
@@ -436,7 +439,7 @@ class TrackedDict(dict):  # type: ignore[type-arg]
         self[key] = default
         return default
 
-    def copy(self) -> dict[Any, Any]:  # type: ignore[override]
+    def copy(self) -> dict[Any, Any]:
         return dict(self)
 
     def __reduce_ex__(self, protocol: SupportsIndex) -> Any:
@@ -451,10 +454,14 @@ MAPPING_ATTRS = frozenset(dir(TrackedDict))
 # Objects
 
 
-class _Link(weakref.ref):  # type: ignore[type-arg]
+class _Link(weakref.ref):
     """A tracked object's bookkeeping; dies with the object."""
 
     __slots__ = ("_lt_parent", "_lt_slot", "_lt_opaque")
+
+    _lt_parent: Any
+    _lt_slot: Any
+    _lt_opaque: int
 
 
 _links: dict[int, _Link] = {}
@@ -495,8 +502,10 @@ def _tracked_class(cls: type) -> type | None:
         return _SUBCLASSES[cls]
     sub: type | None = None
     if _trackable_class(cls):
-        base_setattr = cls.__setattr__
-        base_delattr = cls.__delattr__
+        # Typed loosely: a class's own __setattr__ may take anything.
+        base_setattr: Callable[..., None] = cls.__setattr__
+        base_delattr: Callable[..., None] = cls.__delattr__
+        base_reduce: Callable[..., Any] = cls.__reduce_ex__
         read = object.__getattribute__
 
         def __setattr__(self: Any, name: str, value: Any) -> None:
@@ -526,7 +535,7 @@ def _tracked_class(cls: type) -> type | None:
 
         def __reduce_ex__(self: Any, protocol: SupportsIndex) -> Any:
             # Pickled and copied as the original class: the copy is untracked.
-            rv = cls.__reduce_ex__(self, protocol)
+            rv = base_reduce(self, protocol)
             if isinstance(rv, tuple) and len(rv) > 1 and isinstance(rv[1], tuple):
                 rv = (rv[0], tuple(cls if a is sub else a for a in rv[1]), *rv[2:])
             return rv
@@ -569,7 +578,10 @@ def track_object(obj: Any) -> Any:
         return obj
     key = id(obj)
     # (the pop is bound now: at interpreter exit module globals may already be gone)
-    link = _Link(obj, lambda _ref, _key=key, _pop=_links.pop: _pop(_key, None))
+    def forget(_ref: Any, _key: int = key, _pop: Callable[..., Any] = _links.pop) -> None:
+        _pop(_key, None)
+
+    link = _Link(obj, forget)
     link._lt_parent = link._lt_slot = None
     link._lt_opaque = 0
     _links[key] = link

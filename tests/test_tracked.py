@@ -196,6 +196,29 @@ def test_a_plain_list_put_into_tracked_data_is_still_seen_when_it_changes() -> N
     assert "<i>x</i><i>y</i>" in m.html()
 
 
+@dataclasses.dataclass(frozen=True)
+class Frozen:
+    items: Any
+
+
+@pytest.mark.parametrize("wrap", [lambda x: (x,), lambda x: Frozen(x)], ids=["tuple", "frozen"])
+def test_a_tracked_list_inside_a_tuple_is_still_seen_when_it_changes(wrap: Any) -> None:
+    # Regression: a tuple (or a frozen dataclass) counted as immutable when its items were
+    # tracked, but a tracked item reports to its own parent, not through the tuple: the list
+    # holding the tuple trusted it and the page went stale.
+    inner = track([1])
+    rows = track([wrap(inner)])
+    assert rows.lt_opaque == 1 and rows.lt_changes_since(rows.lt_version) is None
+    source = "{% for row in rows %}{% for x in row[0] %}{{ x }},{% endfor %};{% endfor %}"
+    if not isinstance(rows[0], tuple):
+        source = source.replace("row[0]", "row.items")
+    m = lt_engine.Environment().from_string(source).mount({"rows": rows})
+    inner.append(2)
+    m.update({"rows": rows})
+    assert m.html() == jinja2.Environment(autoescape=True).from_string(source).render(
+        rows=untrack(rows)) == "1,2,;"
+
+
 @pytest.mark.parametrize("make", [lambda i: Todo(i, f"t{i}"), lambda i: Plain(i, f"t{i}"),
                                   lambda i: Slotted(i, f"t{i}")], ids=["dataclass", "plain",
                                                                        "slots"])

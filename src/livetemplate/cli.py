@@ -166,7 +166,7 @@ def resolve_env(spec: str | None) -> lt_engine.Environment:
         if isinstance(obj, lt_engine.Environment):
             return obj
         if isinstance(getattr(obj, "env", None), lt_engine.Environment):
-            return obj.env  # type: ignore[no-any-return]
+            return obj.env
         if not callable(obj):
             break
         obj = obj()
