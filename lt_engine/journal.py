@@ -51,6 +51,11 @@ Decode = Callable[[bytes], Any]
 Op = tuple[Any, ...]
 
 
+# Immutable values whose equality (within one type) says they encode the same: compared by
+# value, not by encoding. Not float: 0.0 == -0.0, and they render differently.
+_SAME_BY_VALUE = frozenset({int, str, bool, bytes, type(None)})
+
+
 class DeltaMismatch(Exception):
     """A delta does not start where the copy it was applied to is."""
 
@@ -149,6 +154,10 @@ class Journal:
                 if followed is not None:
                     new[name] = followed
                     continue
+            if old is not None and type(value) in _SAME_BY_VALUE and type(old.value) is type(value) \
+                    and old.value == value:
+                new[name] = old  # an unchanged scalar: no need to encode it to know
+                continue
             now = self._mark_of(value)
             if old is None or now.blob is None or old.blob != now.blob:
                 ops.append(("=", name, now.blob if now.blob is not None else encode(value)))

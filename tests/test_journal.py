@@ -70,6 +70,26 @@ def test_a_structural_change_or_an_untracked_list_travels_whole() -> None:
     assert journal.delta(values, mark=False) == []
 
 
+def test_an_unchanged_scalar_is_compared_by_value_not_encoded() -> None:
+    encoded: list[Any] = []
+
+    def counting(value: Any) -> bytes:
+        encoded.append(value)
+        return pickle.dumps(value)
+
+    values: dict[str, Any] = {"title": "Todos", "count": 1, "flag": None, "ratio": 0.0}
+    journal = Journal(counting)
+    journal.mark(values)
+    encoded.clear()
+    values["count"] = 2
+    assert journal.delta(values) == [("=", "count", pickle.dumps(2))]
+    assert encoded == [2, 0.0]  # not the unchanged str and None; a float always (0.0 == -0.0)
+    # Equal across types or signs, yet rendered differently: still changes.
+    for name, value in (("count", True), ("ratio", -0.0), ("flag", 0), ("title", b"Todos")):
+        values[name] = value
+        assert journal.delta(values) == [("=", name, pickle.dumps(value))], name
+
+
 def test_replaying_a_delta_gives_the_same_values() -> None:
     values: dict[str, Any] = {"n": 1, "todos": rows(50)}
     journal = Journal(encode)

@@ -179,6 +179,34 @@ def test_an_unreachable_store_raises_store_unavailable() -> None:
     run_on(RedisStore(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=1.0), test)
 
 
+def test_a_store_that_stops_answering_raises_store_unavailable_within_socket_timeout() -> None:
+    """A Redis that accepts the connection and never replies (stalled, or a network that drops
+    everything): the batch's deadline ends the wait, and the connection is not reused."""
+
+    async def test() -> None:
+        held: list[asyncio.StreamWriter] = []
+
+        async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            held.append(writer)  # read nothing, answer nothing
+
+        server = await asyncio.start_server(accept, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        store = RedisStore(f"redis://127.0.0.1:{port}/0", socket_timeout=0.3)
+        try:
+            for _ in range(2):  # the second on a new connection: the first was dropped
+                with pytest.raises(StoreUnavailable, match=r"unreachable \(TimeoutError"):
+                    await store.fetch("p", 0, 60)
+            assert len(held) == 2
+        finally:
+            await store.close()
+            for writer in held:
+                writer.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(test())
+
+
 def test_the_listener_reports_the_outage_and_the_recovery(tmp_path: Path) -> None:
     server = RedisServer(tmp_path).start()
     states: list[str] = []

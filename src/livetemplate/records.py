@@ -117,8 +117,9 @@ class Sealed:
         body = self.sealer.seal_bytes(pickle.dumps((DELTA_FORMAT, ops),
                                                    protocol=pickle.HIGHEST_PROTOCOL))
         if kept.since + len(body) > kept.snapshot or kept.count >= MAX_DELTAS:
-            sealed, kept = self.first(record, None)
-            return Update(True, sealed), kept
+            # A snapshot instead; the journal, marked by the delta, is already where it starts.
+            sealed, _ = self.sealer.seal(record)
+            return Update(True, sealed), _Kept(kept.journal, len(sealed), record.model)
         kept.since += len(body)
         kept.count += 1
         return Update(False, body), kept

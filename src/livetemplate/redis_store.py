@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -169,6 +170,7 @@ class RedisStore(PageStore):
         self.keep = keep
         self.keep_lease = min(keep_lease, lock_timeout)
         self.asks = f"{prefix}workers"  # where processes ask each other for kept locks
+        self.socket_timeout = socket_timeout
         self._options = {"socket_timeout": socket_timeout,
                          "socket_connect_timeout": min(socket_timeout, 2.0), **options}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -181,6 +183,7 @@ class RedisStore(PageStore):
         self._leasing: set[asyncio.Future[Any]] = set()
         self._no_script: type[BaseException] = OSError
         self._broken: type[BaseException] = OSError
+        self._timed_out: type[BaseException] = OSError
         self._errors: tuple[type[BaseException], ...] = (OSError,)
         self._unreachable_errors: tuple[type[BaseException], ...] = (OSError,)
         self._listener = _Subscriptions(self)
@@ -470,6 +473,7 @@ class RedisStore(PageStore):
             self._kept = {}
             self._leasing = set()
             self._broken = exceptions.ConnectionError
+            self._timed_out = exceptions.TimeoutError
         return self._redis
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
@@ -529,13 +533,25 @@ class RedisStore(PageStore):
                 future.set_result(reply)
 
     async def _exchange(self, conn: Any, batch: list[_Queued]) -> list[Any]:
+        if _deadline is None or self.socket_timeout is None:  # Python 3.10: a timer per reply
+            return await self._exchange_within(conn, batch, None)
+        # One timer for the batch (socket_timeout), not one per reply as redis-py would set.
+        try:
+            async with _deadline(self.socket_timeout):
+                return await self._exchange_within(conn, batch, math.inf)
+        except TimeoutError:
+            raise self._timed_out(f"no reply from Redis within {self.socket_timeout:g} s"
+                                  " (RedisStore(socket_timeout=...))") from None
+
+    async def _exchange_within(self, conn: Any, batch: list[_Queued],
+                               timeout: float | None) -> list[Any]:
         await conn.send_packed_command(b"".join(
             _pack((b"EVALSHA", _SHAS[script], len(keys), *keys, *args))
             for script, keys, args, _ in batch), False)
         replies: list[Any] = []
         for _ in batch:
             try:
-                replies.append(await conn.read_response())
+                replies.append(await conn.read_response(timeout=timeout))
             except self._no_script:
                 replies.append(_NO_SCRIPT)
             except self._refused as exc:  # this script was refused; the others' replies follow
@@ -546,7 +562,7 @@ class RedisStore(PageStore):
                 await conn.send_packed_command(_pack((b"EVAL", _SCRIPTS[script], len(keys),
                                                       *keys, *args)), False)
                 try:
-                    replies[i] = await conn.read_response()
+                    replies[i] = await conn.read_response(timeout=timeout)
                 except self._refused as exc:
                     replies[i] = exc
         return replies
@@ -570,6 +586,7 @@ _SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SC
 
 
 _Queued = tuple[str, list[str], list[Any], "asyncio.Future[Any]"]
+_deadline = getattr(asyncio, "timeout", None)  # Python 3.11+
 _NO_SCRIPT = object()
 
 
