@@ -98,12 +98,15 @@ cdef object update_stream(ForDesc d, StreamState rs, list S):
             continue
         if kind == _S_APPEND:
             # A run of appends is one op, until a key comes again: appended one by one, the
-            # browser may have trimmed the first to the limit before the second came.
+            # browser may have trimmed the first to the limit before the second came. With a
+            # limit, one op per item: an item may bring back a key the browser held and
+            # trimmed when an earlier one came (the server does not know the browser's keys).
             for it in payload:
                 st = stream_item(d, it, S)
                 if st is None:
                     continue
-                if not (ops and ops[len(ops) - 1][0] == OP_APPEND and st.key not in keys):
+                if rs.limit or not (ops and ops[len(ops) - 1][0] == OP_APPEND
+                                    and st.key not in keys):
                     ops.append([OP_APPEND, []])
                     keys = set()
                 ops[len(ops) - 1][1].append(item_tree(st))

@@ -345,6 +345,24 @@ def test_a_page_streams_each_action_once_to_every_connection(shared: bool) -> No
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("first", ["reset", "sent"])
+def test_an_append_brings_back_a_key_the_limit_trimmed_in_the_same_batch(first: str) -> None:
+    # Regression (found by the model test above): the browser holds m0 under a limit of 1;
+    # m1 then m0 are appended before the next send. One by one, m1 trims m0 and m0 comes back
+    # at the end; as one "a" op, m0 would replace itself in place and then be trimmed by m1.
+    s = Stream(limit=1)
+    m, data, tree = mounted(messages=s)
+    if first == "reset":
+        s.reset([msg(0, "x")])
+    else:
+        s.append(msg(0, "x"))
+        apply_update(tree, m.update(data))
+    s.append(msg(1, "x"))
+    s.append(msg(0, "y"))
+    apply_update(tree, m.update(data))
+    assert to_html(tree) == '<ul id="messages"><li id="m-0">y</li></ul><p>1</p>'
+
+
 def test_the_protocol_docs_examples_are_what_the_engine_sends() -> None:
     lines = {}
     text = (Path(__file__).parents[1] / "docs" / "protocol.md").read_text()
