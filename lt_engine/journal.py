@@ -95,11 +95,7 @@ class _Opaque:
             self.stamps.insert(k, stamp)
 
 
-def _none() -> _Opaque:
-    return _Opaque(array("q"), array("Q"), {})
-
-
-_NONE = _none()
+_NONE = _Opaque(array("q"), array("Q"), {})  # a list that held no opaque items at its mark
 
 
 class _Mark:

@@ -115,7 +115,7 @@ def unseen(item: Any) -> bool:
     if cls is dict or cls is list:  # the commonest: plain rows an action appended
         return True
     if cls is TrackedDict or cls is TrackedList:
-        return item._lt_parent is _SHARED or item._lt_opaque > 0
+        return _counts(item)  # a container is its own bookkeeping
     if cls in _SCALARS:
         return False
     if _tracked(item):
